@@ -1,0 +1,29 @@
+-- Every customer seen in the transactions, with attributes where the source has them.
+with
+
+transactions as (
+    select * from {{ ref('stg_transactions') }}
+),
+
+attributes as (
+    select * from {{ source('raw', 'customers') }}
+),
+
+first_purchases as (
+    select customer_id, min(transaction_date) as first_purchase_date
+    from transactions
+    group by customer_id
+),
+
+final as (
+    select
+        f.customer_id,
+        f.first_purchase_date,
+        coalesce(cast(a.signup_date as date), f.first_purchase_date) as signup_date,
+        coalesce(a.country, 'unknown') as country,
+        coalesce(a.acquisition_channel, 'unknown') as acquisition_channel
+    from first_purchases as f
+    left join attributes as a on a.customer_id = f.customer_id
+)
+
+select * from final

@@ -1,0 +1,51 @@
+-- Churn labels: for each active customer at each grid as-of date whose horizon has fully
+-- passed, did they buy again within churn_horizon_days? churned = 1 when they did not.
+with
+
+features as (
+    select * from {{ ref('customer_features') }}
+),
+
+snapshot_dates as (
+    select * from {{ ref('feature_snapshot_dates') }}
+),
+
+daily as (
+    select * from {{ ref('int_customer_daily') }}
+),
+
+labelable as (
+    select
+        f.customer_id,
+        f.as_of_date,
+        f.lifetime_transactions,
+        f.as_of_date + {{ var("churn_horizon_days") }} as horizon_end_date
+    from features as f
+    inner join snapshot_dates as s on s.as_of_date = f.as_of_date
+    where s.is_grid_date
+      and f.as_of_date + {{ var("churn_horizon_days") }} <= s.data_end_date
+      and f.recency_days <= {{ var("active_window_days") }}
+),
+
+observed as (
+    select
+        l.customer_id,
+        l.as_of_date,
+        l.horizon_end_date,
+        d.cumulative_transactions - l.lifetime_transactions as transactions_in_horizon
+    from labelable as l
+    asof inner join daily as d
+        on d.customer_id = l.customer_id and d.activity_date <= l.horizon_end_date
+),
+
+final as (
+    select
+        customer_id,
+        as_of_date,
+        horizon_end_date,
+        cast(transactions_in_horizon as integer) as transactions_in_horizon,
+        cast(transactions_in_horizon = 0 as integer) as churned
+    from observed
+)
+
+select * from final

@@ -1,0 +1,1 @@
+"""Plain-Python core of the FTI system: data, training, registry and scoring, no Dagster imports."""

@@ -1,0 +1,165 @@
+"""Load a transaction log (generated, or the user's CSV/Parquet) into the warehouse's raw schema.
+
+The contract with users is three columns: ``customer_id``, ``transaction_ts`` (a date or a
+timestamp) and ``amount``; ``transaction_id`` and ``quantity`` are optional. A file that breaks
+the contract stops before anything is replaced; rows that break it are set aside in
+``raw.rejected_transactions`` with a reason, and the good rows go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+REQUIRED_COLUMNS = ("customer_id", "transaction_ts", "amount")
+OPTIONAL_COLUMNS = ("transaction_id", "quantity")
+CUSTOMER_COLUMNS = ("customer_id", "signup_date", "country", "acquisition_channel")
+
+
+class InputError(ValueError):
+    """The input file cannot be used at all; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    transactions: int
+    rejected: int
+    customers: int
+    first_ts: str
+    last_ts: str
+
+
+def _reader(path: Path) -> str:
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    literal = str(path).replace("'", "''")
+    if suffix in (".csv", ".csv.gz", ".tsv", ".txt"):
+        return f"read_csv('{literal}', all_varchar = true, header = true)"
+    if suffix in (".parquet", ".pq"):
+        return f"read_parquet('{literal}')"
+    raise InputError(f"{path.name}: unsupported file type '{suffix}'; give a .csv or .parquet file")
+
+
+def _stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Read the file into a temporary table with normalised column names, or raise InputError."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name}: the file is empty")
+    try:
+        con.execute(f"create or replace temp table _upload as select * from {_reader(path)}")
+    except duckdb.Error as exc:
+        raise InputError(f"{path.name}: cannot be read as a table ({exc})") from exc
+    columns = [r[0] for r in con.execute("describe _upload").fetchall()]
+    normalised = {c: c.strip().lower() for c in columns}
+    missing = [c for c in REQUIRED_COLUMNS if c not in normalised.values()]
+    if missing:
+        raise InputError(
+            f"{path.name}: missing required column(s) {', '.join(missing)}; "
+            f"found {', '.join(columns) or 'none'}"
+        )
+    if con.execute("select count(*) from _upload").fetchone()[0] == 0:
+        raise InputError(f"{path.name}: the file has a header but no rows")
+    for original, name in normalised.items():
+        if original != name:
+            con.execute(f'alter table _upload rename column "{original}" to "{name}"')
+
+
+def _publish_raw(con: duckdb.DuckDBPyConnection, customers_sql: str) -> IngestResult:
+    """Replace the raw tables from ``_upload`` in one transaction."""
+    present = {r[0] for r in con.execute("describe _upload").fetchall()}
+    tx_id = (
+        "nullif(trim(cast(transaction_id as varchar)), '')"
+        if "transaction_id" in present
+        else "'row-' || cast(_row as varchar)"
+    )
+    quantity = "try_cast(quantity as integer)" if "quantity" in present else "null::integer"
+    con.execute("begin transaction")
+    try:
+        con.execute("create schema if not exists raw")
+        con.execute(
+            f"""
+            create or replace temp table _typed as
+            select
+                _row,
+                coalesce({tx_id}, 'row-' || cast(_row as varchar)) as transaction_id,
+                nullif(trim(cast(customer_id as varchar)), '') as customer_id,
+                try_cast(transaction_ts as timestamp) as transaction_ts,
+                try_cast(amount as double) as amount,
+                {quantity} as quantity,
+                cast(transaction_ts as varchar) as raw_transaction_ts,
+                cast(amount as varchar) as raw_amount,
+                case
+                    when nullif(trim(cast(customer_id as varchar)), '') is null
+                        then 'missing customer_id'
+                    when try_cast(transaction_ts as timestamp) is null
+                        then 'unparseable transaction_ts'
+                    when try_cast(amount as double) is null then 'unparseable amount'
+                    when not isfinite(try_cast(amount as double)) then 'non-finite amount'
+                    when try_cast(amount as double) <= 0 then 'amount not positive'
+                end as reject_reason
+            from (select *, row_number() over () as _row from _upload)
+            """
+        )
+        con.execute(
+            """
+            create or replace table raw.transactions as
+            select transaction_id, customer_id, transaction_ts, amount, quantity
+            from _typed where reject_reason is null order by _row
+            """
+        )
+        con.execute(
+            """
+            create or replace table raw.rejected_transactions as
+            select _row as source_row, customer_id, raw_transaction_ts as transaction_ts,
+                   raw_amount as amount, reject_reason
+            from _typed where reject_reason is not null order by _row
+            """
+        )
+        con.execute(f"create or replace table raw.customers as {customers_sql}")
+        good = con.execute(
+            "select count(*), min(transaction_ts)::varchar, max(transaction_ts)::varchar "
+            "from raw.transactions"
+        ).fetchone()
+        if good[0] == 0:
+            raise InputError("no usable rows: every row was rejected (see the reasons above)")
+        rejected = con.execute("select count(*) from raw.rejected_transactions").fetchone()[0]
+        customers = con.execute("select count(*) from raw.customers").fetchone()[0]
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return IngestResult(good[0], rejected, customers, good[1], good[2])
+
+
+_NO_CUSTOMERS = (
+    "select null::varchar as customer_id, null::date as signup_date, "
+    "null::varchar as country, null::varchar as acquisition_channel where false"
+)
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> IngestResult:
+    """Ingest a user's transaction file; it carries no customer attributes."""
+    _stage_file(con, Path(path))
+    return _publish_raw(con, _NO_CUSTOMERS)
+
+
+def ingest_frames(
+    con: duckdb.DuckDBPyConnection, transactions: pd.DataFrame, customers: pd.DataFrame
+) -> IngestResult:
+    """Ingest in-memory frames (the generator's output) through the same validation path."""
+    con.register("_tx_frame", transactions)
+    con.register("_customer_frame", customers[list(CUSTOMER_COLUMNS)])
+    try:
+        con.execute("create or replace temp table _upload as select * from _tx_frame")
+        return _publish_raw(
+            con,
+            "select customer_id::varchar as customer_id, signup_date::date as signup_date, "
+            "country::varchar as country, acquisition_channel::varchar as acquisition_channel "
+            "from _customer_frame",
+        )
+    finally:
+        con.unregister("_tx_frame")
+        con.unregister("_customer_frame")

@@ -1,0 +1,62 @@
+"""The one place where locations are resolved.
+
+Everything the system writes lives under ``FTI_HOME`` (default ``./data``), so a test or a second
+checkout can point it elsewhere and never share a warehouse, registry or Dagster instance by
+accident. Paths are absolute because dbt, MLflow and Dagster each run from other directories.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+MODEL_NAME = "churn"
+EXPERIMENT_NAME = "churn"
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.mlflow_dir / "artifacts"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def published(self) -> Path:
+        """Snapshots for readers (dashboard, status) that must never open the live warehouse."""
+        return self.home / "published"
+
+
+def paths() -> Paths:
+    return Paths(Path(os.environ.get("FTI_HOME", REPO_ROOT / "data")).resolve())
+
+
+def export_environment(p: Paths | None = None) -> Paths:
+    """Publish the resolved locations to the environment read by dbt, MLflow and Dagster."""
+    p = p or paths()
+    p.home.mkdir(parents=True, exist_ok=True)
+    os.environ["FTI_HOME"] = str(p.home)
+    os.environ["FTI_WAREHOUSE"] = str(p.warehouse)
+    os.environ["MLFLOW_TRACKING_URI"] = p.tracking_uri
+    os.environ["DAGSTER_HOME"] = str(p.dagster_home)
+    return p

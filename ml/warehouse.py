@@ -1,0 +1,37 @@
+"""All access to the DuckDB warehouse goes through here.
+
+A DuckDB file takes one writer process at a time and refuses every other opener meanwhile, so
+callers hold connections briefly and never across a dbt invocation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+
+@contextmanager
+def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row counts of every base table outside the system schemas, keyed ``schema.table``."""
+    tables = con.execute(
+        """
+        select table_schema, table_name from information_schema.tables
+        where table_type = 'BASE TABLE' and table_schema not in ('information_schema', 'pg_catalog')
+        order by 1, 2
+        """
+    ).fetchall()
+    return {
+        f"{schema}.{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+        for schema, name in tables
+    }
