@@ -140,6 +140,15 @@ _NO_CUSTOMERS = (
 )
 
 
+def validate_file(path: Path | str) -> None:
+    """Raise InputError when the file cannot be used, without touching the warehouse."""
+    con = duckdb.connect()
+    try:
+        _stage_file(con, Path(path))
+    finally:
+        con.close()
+
+
 def ingest_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> IngestResult:
     """Ingest a user's transaction file; it carries no customer attributes."""
     _stage_file(con, Path(path))

@@ -15,7 +15,7 @@ customers as (
 ),
 
 customer_snapshots as (
-    select c.customer_id, c.first_purchase_date, s.as_of_date
+    select c.customer_id, c.first_purchase_date, c.country, c.acquisition_channel, s.as_of_date
     from customers as c
     inner join snapshot_dates as s on s.as_of_date >= c.first_purchase_date
 ),
@@ -32,6 +32,8 @@ running_totals as (
         l.customer_id,
         l.as_of_date,
         l.first_purchase_date,
+        l.country,
+        l.acquisition_channel,
         l.window_days,
         d.activity_date as last_activity_date,
         coalesce(d.cumulative_transactions, 0) as transactions,
@@ -47,6 +49,8 @@ pivoted as (
         customer_id,
         as_of_date,
         any_value(first_purchase_date) as first_purchase_date,
+        any_value(country) as country,
+        any_value(acquisition_channel) as acquisition_channel,
         max(last_activity_date) filter (where window_days = 0) as last_purchase_date,
         max(transactions) filter (where window_days = 0) as lifetime_transactions,
         max(spend) filter (where window_days = 0) as lifetime_spend,
@@ -93,6 +97,10 @@ final as (
             30.0 * lifetime_transactions / greatest(datediff('day', first_purchase_date, as_of_date), 1),
             4
         ) as purchases_per_month,
+
+        -- customer attributes (static here; 'unknown' when the source has none)
+        country,
+        acquisition_channel,
 
         last_purchase_date
     from pivoted

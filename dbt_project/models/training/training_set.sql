@@ -1,5 +1,6 @@
 -- Point-in-time training set: each label row joined, with an ASOF join, to the latest
--- feature snapshot on or before its as-of date, and to the customer's attributes.
+-- feature snapshot on or before its as-of date. This is the only path from features to
+-- training data.
 with
 
 labels as (
@@ -10,11 +11,7 @@ features as (
     select * from {{ ref('customer_features') }}
 ),
 
-customers as (
-    select * from {{ ref('stg_customers') }}
-),
-
-point_in_time as (
+final as (
     select
         l.customer_id,
         l.as_of_date,
@@ -24,16 +21,6 @@ point_in_time as (
     from labels as l
     asof inner join features as f
         on f.customer_id = l.customer_id and f.as_of_date <= l.as_of_date
-),
-
-final as (
-    select
-        p.* exclude (churned),
-        c.country,
-        c.acquisition_channel,
-        p.churned
-    from point_in_time as p
-    inner join customers as c on c.customer_id = p.customer_id
 )
 
 select * from final

@@ -1,0 +1,89 @@
+"""Published snapshots: what the dashboard and ``fti status`` read instead of the warehouse.
+
+A DuckDB file being written by a pipeline cannot be opened by anyone else, so readers get
+immutable snapshot folders (Parquet + a JSON manifest) and a pointer file, ``current.json``,
+that is replaced atomically (``os.replace``) once a snapshot is complete. A reader sees the
+previous snapshot or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ml.scoring import PREDICTIONS_TABLE
+from ml.settings import Paths
+from ml.warehouse import table_row_counts
+
+KEEP_SNAPSHOTS = 3
+POINTER = "current.json"
+
+
+def publish(
+    paths: Paths,
+    con: duckdb.DuckDBPyConnection,
+    champion: dict[str, object] | None,
+    run_id: str | None = None,
+) -> dict[str, object]:
+    snapshots = paths.published / "snapshots"
+    now = datetime.now(UTC)
+    name = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    target = snapshots / name
+    target.mkdir(parents=True)
+    predictions_file = target / "predictions.parquet"
+    con.execute(
+        f"copy (select * from {PREDICTIONS_TABLE} order by churn_probability desc, customer_id) "
+        f"to '{predictions_file}' (format parquet)"
+    )
+    rows, as_of = con.execute(
+        f"select count(*), max(as_of_date)::varchar from {PREDICTIONS_TABLE}"
+    ).fetchone()
+    tables = table_row_counts(con)
+    manifest = {
+        "published_at": now.isoformat(timespec="seconds"),
+        "snapshot": name,
+        "dagster_run_id": run_id,
+        "champion": champion,
+        "predictions": {"rows": rows, "as_of": as_of, "file": predictions_file.name},
+        "rejected_rows": tables.get("raw.rejected_transactions", 0),
+        "tables": tables,
+    }
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    pointer_tmp = paths.published / f".{POINTER}.{uuid.uuid4().hex}"
+    pointer_tmp.write_text(json.dumps({"snapshot": name}))
+    os.replace(pointer_tmp, paths.published / POINTER)
+    _prune(snapshots, keep=name)
+    return manifest
+
+
+def _prune(snapshots: Path, keep: str) -> None:
+    """Drop all but the newest snapshots; readers holding an older one have had time to finish."""
+    names = sorted(p.name for p in snapshots.iterdir() if p.is_dir())
+    for old in names[:-KEEP_SNAPSHOTS]:
+        if old != keep:
+            shutil.rmtree(snapshots / old, ignore_errors=True)
+
+
+def current_snapshot(paths: Paths) -> Path | None:
+    pointer = paths.published / POINTER
+    if not pointer.exists():
+        return None
+    folder = paths.published / "snapshots" / json.loads(pointer.read_text())["snapshot"]
+    return folder if (folder / "manifest.json").exists() else None
+
+
+def read_manifest(paths: Paths) -> dict[str, object] | None:
+    folder = current_snapshot(paths)
+    return None if folder is None else json.loads((folder / "manifest.json").read_text())
+
+
+def read_predictions(paths: Paths) -> pd.DataFrame | None:
+    folder = current_snapshot(paths)
+    return None if folder is None else pd.read_parquet(folder / "predictions.parquet")

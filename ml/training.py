@@ -1,0 +1,190 @@
+"""Train and evaluate the churn model from the point-in-time training set.
+
+Feature columns are not declared here: they are whatever the dbt training set carries besides
+its keys and label, so dbt stays the one place where features are defined. All preprocessing
+lives inside the scikit-learn ``Pipeline``, so the object that is registered is the object
+that scores, and training and inference cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    classification_report,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+KEY_COLUMNS = ("customer_id", "as_of_date", "feature_as_of_date")
+LABEL = "churned"
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Hyperparameters and split settings; exposed as Dagster config by the training asset."""
+
+    holdout_snapshots: int = 4
+    horizon_days: int = 90
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 31
+    l2_regularization: float = 1.0
+    threshold: float = 0.5
+    random_state: int = 0
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    train_end: pd.Timestamp
+    holdout_start: pd.Timestamp
+    holdout_end: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]
+    report: str
+    rows: int
+    positives: int
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def feature_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) feature columns: everything but keys and label, split by dtype."""
+    features = [c for c in frame.columns if c not in KEY_COLUMNS and c != LABEL]
+    categorical = [
+        c
+        for c in features
+        if pd.api.types.is_string_dtype(frame[c]) or pd.api.types.is_object_dtype(frame[c])
+    ]
+    numeric = [c for c in features if c not in categorical]
+    return numeric, categorical
+
+
+def time_split(frame: pd.DataFrame, holdout_snapshots: int, horizon_days: int) -> TimeSplit:
+    """Hold out the latest ``holdout_snapshots`` labeled as-of dates; train on earlier ones.
+
+    Training rows are purged so that their label window ends before the holdout starts: a
+    training label observed during the holdout period would leak the holdout's outcome.
+    """
+    dates = np.sort(pd.to_datetime(frame["as_of_date"]).unique())
+    if len(dates) < holdout_snapshots + 1:
+        raise ValueError(
+            f"need more than {holdout_snapshots} labeled snapshot dates to hold some out, "
+            f"found {len(dates)}; supply a longer transaction history (at least "
+            f"{horizon_days} days plus a few weeks)"
+        )
+    as_of = pd.to_datetime(frame["as_of_date"])
+    holdout_start = pd.Timestamp(dates[-holdout_snapshots])
+    train_end = holdout_start - pd.Timedelta(days=horizon_days)
+    train = frame[as_of <= train_end]
+    holdout = frame[as_of >= holdout_start]
+    if train.empty or train[LABEL].nunique() < 2:
+        raise ValueError(
+            f"no usable training rows before {train_end.date()} (holdout starts "
+            f"{holdout_start.date()}, minus a {horizon_days}-day purge); supply a longer history"
+        )
+    return TimeSplit(
+        train=train.reset_index(drop=True),
+        holdout=holdout.reset_index(drop=True),
+        train_end=train_end,
+        holdout_start=holdout_start,
+        holdout_end=pd.Timestamp(dates[-1]),
+    )
+
+
+def build_pipeline(numeric: list[str], categorical: list[str], params: TrainingParams) -> Pipeline:
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", "passthrough", numeric),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64),
+                categorical,
+            ),
+        ],
+        verbose_feature_names_out=False,
+    )
+    classifier = HistGradientBoostingClassifier(
+        max_iter=params.max_iter,
+        learning_rate=params.learning_rate,
+        max_leaf_nodes=params.max_leaf_nodes,
+        l2_regularization=params.l2_regularization,
+        early_stopping=False,
+        random_state=params.random_state,
+    )
+    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+
+
+def fit(train: pd.DataFrame, params: TrainingParams) -> Pipeline:
+    numeric, categorical = feature_columns(train)
+    pipeline = build_pipeline(numeric, categorical, params)
+    return pipeline.fit(model_input(train, numeric + categorical), train[LABEL].astype(int))
+
+
+def model_input(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns a model needs, with numbers as float64 and categories as object.
+
+    Fixing dtypes here keeps the MLflow signature, batch scoring and the online API on the
+    same schema whatever DuckDB returned (integers, decimals, nullable types).
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"feature column(s) missing from the input: {', '.join(missing)}")
+    out = frame[columns].copy()
+    for c in columns:
+        if pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c]):
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+        else:
+            out[c] = out[c].astype(object).where(out[c].notna(), "unknown")
+    return out
+
+
+def input_columns(model: Pipeline) -> list[str]:
+    return list(model.feature_names_in_)
+
+
+def predict_proba(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+    return model.predict_proba(model_input(frame, input_columns(model)))[:, 1]
+
+
+def evaluate(model: Pipeline, frame: pd.DataFrame, threshold: float) -> Evaluation:
+    """Holdout metrics; threshold-free ones (ROC/PR AUC, Brier) and those at ``threshold``."""
+    y = frame[LABEL].astype(int).to_numpy()
+    if len(np.unique(y)) < 2:
+        raise ValueError("the holdout holds a single class; metrics would be meaningless")
+    scores = predict_proba(model, frame)
+    predicted = (scores >= threshold).astype(int)
+    metrics = {
+        "roc_auc": roc_auc_score(y, scores),
+        "pr_auc": average_precision_score(y, scores),
+        "precision": precision_score(y, predicted, zero_division=0),
+        "recall": recall_score(y, predicted, zero_division=0),
+        "f1": f1_score(y, predicted, zero_division=0),
+        "accuracy": accuracy_score(y, predicted),
+        "brier": brier_score_loss(y, scores),
+        "base_rate": float(y.mean()),
+    }
+    report = classification_report(
+        y, predicted, target_names=["retained", "churned"], digits=4, zero_division=0
+    )
+    return Evaluation(
+        metrics={k: round(float(v), 6) for k, v in metrics.items()},
+        report=report,
+        rows=int(len(y)),
+        positives=int(y.sum()),
+    )

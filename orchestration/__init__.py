@@ -1,0 +1,1 @@
+"""Dagster wiring: dbt feature models, training, batch scoring and publication as one asset graph."""

@@ -1,0 +1,204 @@
+"""`fti`: the whole system from the command line.
+
+Every command resolves ``FTI_HOME`` once (``ml.settings``) and runs Dagster against the
+instance under it, so runs started here are the runs ``fti ui`` shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from ml.settings import REPO_ROOT, Paths, export_environment
+
+DAGSTER_YAML = """\
+# Written by fti. Every asset that writes the DuckDB warehouse is in the `warehouse` pool;
+# a limit of 1 keeps them from running at the same time, even from the UI.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+def _environment() -> Paths:
+    paths = export_environment()
+    paths.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = paths.dagster_home / "dagster.yaml"
+    if not config.exists() or config.read_text() != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
+    # dagster-dbt runs the `dbt` executable found on PATH: make it the one beside this Python.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return paths
+
+
+def run_pipeline(
+    transactions: str | None = None, customers: int = 5000, seed: int = 7
+) -> tuple[bool, str]:
+    """Run the whole asset graph once, recorded in the Dagster instance under FTI_HOME."""
+    import dagster as dg
+
+    from orchestration.project import prepare
+
+    _environment()
+    prepare()
+    from orchestration.definitions import PIPELINE_JOB, defs
+
+    ingest_config: dict[str, object] = {"customers": customers, "seed": seed}
+    if transactions:
+        ingest_config["transactions_path"] = str(Path(transactions).resolve())
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
+            run_config={
+                "ops": {"raw_transaction_log": {"config": ingest_config}},
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            },
+            instance=instance,
+            raise_on_error=False,
+        )
+    if result.success:
+        return True, result.run_id
+    failures = [
+        f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
+        for event in result.all_events
+        if event.is_step_failure and event.event_specific_data.error is not None
+    ]
+    return False, "\n".join(failures) or f"run {result.run_id} failed"
+
+
+def _root_cause(error) -> str:
+    """The innermost error's message: Dagster wraps the user's exception in its own."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def status(paths: Paths) -> dict[str, object]:
+    """What is built, read from the published snapshot and the registry, never the warehouse."""
+    from ml import publish, registry
+
+    manifest = publish.read_manifest(paths) or {}
+    champion = None
+    if (paths.mlflow_dir / "mlflow.db").exists():
+        champion = registry.champion_summary(registry.configure(paths))
+    return {
+        "fti_home": str(paths.home),
+        "champion": champion,
+        "predictions": manifest.get("predictions", {"rows": 0, "as_of": None}),
+        "rejected_rows": manifest.get("rejected_rows", 0),
+        "tables": manifest.get("tables", {}),
+        "published_at": manifest.get("published_at"),
+        "dagster_run_id": manifest.get("dagster_run_id"),
+    }
+
+
+def _print_summary(report: dict[str, object], seconds: float) -> None:
+    champion = report["champion"] or {}
+    metrics = champion.get("metrics", {})
+    predictions = report["predictions"]
+    print(f"\nFTI demo finished in {seconds:.0f} s  (FTI_HOME={report['fti_home']})")
+    print(f"  champion model : {champion.get('name')} v{champion.get('version')}")
+    print("  holdout        : " + ", ".join(
+        f"{k} {metrics[k]:.3f}" for k in ("roc_auc", "pr_auc", "precision", "recall", "f1")
+        if k in metrics
+    ))
+    print(f"  predictions    : {predictions['rows']} customers as of {predictions['as_of']}")
+    print(f"  rejected rows  : {report['rejected_rows']}")
+    print("Next: `fti status --json`, `fti ui` (Dagster), `fti dashboard` (Streamlit), or query")
+    print("      features.customer_features and predictions.churn_predictions in DuckDB.")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ml.ingest import InputError, validate_file
+
+    paths = _environment()
+    if args.transactions:
+        try:
+            validate_file(args.transactions)
+        except InputError as exc:
+            print(f"fti: {exc}", file=sys.stderr)
+            return 2
+    started = time.perf_counter()
+    ok, detail = run_pipeline(args.transactions, args.customers, args.seed)
+    if not ok:
+        print(f"fti: the pipeline failed; published results are unchanged.\n{detail}", file=sys.stderr)
+        return 1
+    _print_summary(status(paths), time.perf_counter() - started)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    report = status(_environment())
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        _print_summary(report, 0.0)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from orchestration.project import prepare
+
+    _environment()
+    prepare()
+    dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
+    argv = [dagster, "dev", "-m", "orchestration.definitions", "-h", args.host, "-p", str(args.port)]
+    os.chdir(REPO_ROOT)
+    os.execvp(argv[0], argv)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    _environment()
+    streamlit = shutil.which("streamlit") or str(Path(sys.executable).parent / "streamlit")
+    argv = [
+        streamlit, "run", str(REPO_ROOT / "app" / "dashboard.py"),
+        "--server.port", str(args.port), "--server.address", args.host,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    os.execvp(argv[0], argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="fti", description=__doc__.splitlines()[0])
+    sub = root.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the whole pipeline headless through Dagster")
+    demo.add_argument("--customers", type=int, default=5000, help="customers to generate")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the generated data")
+    demo.add_argument(
+        "--transactions", metavar="PATH",
+        help="your CSV/Parquet log (customer_id, transaction_ts, amount) instead of generated data",
+    )
+    demo.set_defaults(func=cmd_demo)
+
+    st = sub.add_parser("status", help="what is built: champion, predictions, tables")
+    st.add_argument("--json", action="store_true", help="one JSON object")
+    st.set_defaults(func=cmd_status)
+
+    ui = sub.add_parser("ui", help="the Dagster UI on the instance the CLI records runs in")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.set_defaults(func=cmd_ui)
+
+    dash = sub.add_parser("dashboard", help="the Streamlit dashboard")
+    dash.add_argument("--port", type=int, default=8501)
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.set_defaults(func=cmd_dashboard)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

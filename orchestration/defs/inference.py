@@ -1,0 +1,94 @@
+"""Batch inference: score every customer's latest snapshot with the champion, then publish."""
+
+
+import dagster as dg
+
+from ml import publish, registry, scoring
+from ml.settings import MODEL_NAME, export_environment
+from ml.warehouse import connect
+from orchestration.defs.dbt import WAREHOUSE_POOL
+
+CUSTOMER_FEATURES = dg.AssetKey(["features", "customer_features"])
+CHURN_MODEL = dg.AssetKey(["models", "churn_model"])
+PREDICTIONS = dg.AssetKey(["predictions", "churn_predictions"])
+
+
+@dg.asset(
+    key=PREDICTIONS,
+    deps=[CUSTOMER_FEATURES, CHURN_MODEL],
+    group_name="inference",
+    kinds={"duckdb", "scikitlearn"},
+    pool=WAREHOUSE_POOL,
+)
+def churn_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Churn probability and risk band of every customer at the latest snapshot, scored by
+    `models:/churn@champion`."""
+    paths = export_environment()
+    client = registry.configure(paths)
+    version = registry.champion_version(client)
+    if version is None:
+        raise dg.Failure("no champion model is registered: materialize models/churn_model first")
+    model = registry.load_version(client, version)
+    with connect(paths.warehouse) as con:
+        features = scoring.latest_features(con)
+        predictions = scoring.score(model, features, MODEL_NAME, version)
+        rows = scoring.write_predictions(con, predictions)
+    bands = predictions["risk_band"].value_counts().to_dict()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "model_version": version,
+            "as_of_date": str(predictions["as_of_date"].max()),
+            "mean_churn_probability": float(predictions["churn_probability"].mean()),
+            **{f"risk_{band}": int(bands.get(band, 0)) for band in ("high", "medium", "low")},
+        }
+    )
+
+
+@dg.asset_check(asset=PREDICTIONS, blocking=True)
+def every_customer_scored_once() -> dg.AssetCheckResult:
+    """Each customer seen in the features has exactly one prediction, with a probability in [0, 1]."""
+    paths = export_environment()
+    with connect(paths.warehouse) as con:
+        customers, predicted, distinct, out_of_range = con.execute(
+            f"""
+            select
+                (select count(distinct customer_id) from features.customer_features),
+                count(*),
+                count(distinct customer_id),
+                count(*) filter (where not churn_probability between 0 and 1)
+            from {scoring.PREDICTIONS_TABLE}
+            """
+        ).fetchone()
+    return dg.AssetCheckResult(
+        passed=customers == predicted == distinct and out_of_range == 0,
+        metadata={
+            "customers": customers,
+            "predictions": predicted,
+            "distinct_customers": distinct,
+            "out_of_range": out_of_range,
+        },
+    )
+
+
+@dg.asset(
+    key=["published", "dashboard_snapshot"],
+    deps=[PREDICTIONS],
+    group_name="inference",
+    kinds={"parquet"},
+    pool=WAREHOUSE_POOL,
+)
+def dashboard_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Predictions and table statistics copied to Parquet/JSON for the dashboard and `fti
+    status`, so readers never open the warehouse a run may be holding."""
+    paths = export_environment()
+    champion = registry.champion_summary(registry.configure(paths))
+    with connect(paths.warehouse) as con:
+        manifest = publish.publish(paths, con, champion, run_id=context.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot": manifest["snapshot"],
+            "predictions": manifest["predictions"]["rows"],
+            "tables": dg.MetadataValue.json(manifest["tables"]),
+        }
+    )
