@@ -43,6 +43,7 @@ def score(
             "as_of_date": pd.to_datetime(features["as_of_date"]).dt.date.to_numpy(),
             "churn_probability": np.round(probability, 6),
             "risk_band": risk_band(probability),
+            "recency_days": features["recency_days"].astype("int64").to_numpy(),
             "model_name": model_name,
             "model_version": str(model_version),
             "scored_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
@@ -64,6 +65,7 @@ def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pd.DataFrame)
                 cast(as_of_date as date) as as_of_date,
                 cast(churn_probability as double) as churn_probability,
                 cast(risk_band as varchar) as risk_band,
+                cast(recency_days as integer) as recency_days,
                 cast(model_name as varchar) as model_name,
                 cast(model_version as varchar) as model_version,
                 cast(scored_at as timestamp) as scored_at

@@ -1,0 +1,100 @@
+import duckdb
+import pandas as pd
+import pytest
+
+from ml.ingest import InputError, ingest_file, validate_file
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    yield c
+    c.close()
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_user_csv_with_dates_and_bad_rows(tmp_path, con):
+    path = write(
+        tmp_path,
+        "log.csv",
+        "Customer_ID,transaction_ts,amount,extra\n"
+        "1,2024-01-01,10,x\n"
+        "1,2024-01-01,12.5,x\n"
+        "2,2024-01-02 10:00:00,5.5,x\n"
+        ",2024-01-01,3,x\n"
+        "3,not a date,1,x\n"
+        "4,2024-01-01,-1,x\n"
+        "5,2024-01-01,abc,x\n",
+    )
+    result = ingest_file(con, path)
+    assert (result.transactions, result.rejected, result.customers) == (3, 4, 0)
+    good = con.execute(
+        "select customer_id, transaction_ts::varchar, amount from raw.transactions order by 3"
+    ).fetchall()
+    assert good == [
+        ("2", "2024-01-02 10:00:00", 5.5),
+        ("1", "2024-01-01 00:00:00", 10.0),
+        ("1", "2024-01-01 00:00:00", 12.5),
+    ]
+    reasons = con.execute(
+        "select source_row, reject_reason from raw.rejected_transactions order by 1"
+    ).fetchall()
+    assert reasons == [
+        (4, "missing customer_id"),
+        (5, "unparseable transaction_ts"),
+        (6, "amount not positive"),
+        (7, "unparseable amount"),
+    ]
+    # Without a transaction_id column, ids are made unique per row (same-day repeats survive).
+    assert con.execute("select count(distinct transaction_id) from raw.transactions").fetchone()[0] == 3
+
+
+def test_parquet_with_ids_and_quantity(tmp_path, con):
+    frame = pd.DataFrame(
+        {
+            "transaction_id": ["a", "b"],
+            "customer_id": [17, 18],
+            "transaction_ts": pd.to_datetime(["2024-05-01 08:00", "2024-05-02 09:30"]),
+            "amount": [1.25, 2.5],
+            "quantity": [3, 1],
+        }
+    )
+    path = tmp_path / "log.parquet"
+    frame.to_parquet(path)
+    ingest_file(con, path)
+    rows = con.execute("select * from raw.transactions order by transaction_id").fetchall()
+    assert [(r[0], r[1], r[3], r[4]) for r in rows] == [("a", "17", 1.25, 3), ("b", "18", 2.5, 1)]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("log.csv", "customer_id,amount\n1,2\n", "missing required column(s) transaction_ts"),
+        ("log.csv", "", "the file is empty"),
+        ("log.csv", "customer_id,transaction_ts,amount\n", "no rows"),
+        ("log.json", '{"a": 1}', "unsupported file type '.json'"),
+        ("log.parquet", "this is not parquet", "cannot be read as a table"),
+    ],
+)
+def test_unusable_file_is_refused_and_changes_nothing(tmp_path, con, name, text, message):
+    good = write(tmp_path, "good.csv", "customer_id,transaction_ts,amount\n1,2024-01-01,10\n")
+    ingest_file(con, good)
+    bad = write(tmp_path, name, text)
+    with pytest.raises(InputError) as err:
+        validate_file(bad)
+    assert message in str(err.value)
+    with pytest.raises(InputError):
+        ingest_file(con, bad)
+    assert con.execute("select count(*) from raw.transactions").fetchone()[0] == 1
+
+
+def test_file_with_only_bad_rows_changes_nothing(tmp_path, con):
+    ingest_file(con, write(tmp_path, "good.csv", "customer_id,transaction_ts,amount\n1,2024-01-01,10\n"))
+    with pytest.raises(InputError, match="every row was rejected"):
+        ingest_file(con, write(tmp_path, "bad.csv", "customer_id,transaction_ts,amount\n1,x,10\n"))
+    assert con.execute("select count(*) from raw.transactions").fetchone()[0] == 1
