@@ -79,17 +79,17 @@ final as (
         cast(lifetime_transactions - transactions_before_30d as integer) as transactions_30d,
         cast(lifetime_transactions - transactions_before_90d as integer) as transactions_90d,
         cast(lifetime_transactions - transactions_before_365d as integer) as transactions_365d,
-        round(lifetime_spend - spend_before_30d, 2) as spend_30d,
-        round(lifetime_spend - spend_before_90d, 2) as spend_90d,
-        round(lifetime_spend - spend_before_365d, 2) as spend_365d,
+        cast(round(lifetime_spend - spend_before_30d, 2) as double) as spend_30d,
+        cast(round(lifetime_spend - spend_before_90d, 2) as double) as spend_90d,
+        cast(round(lifetime_spend - spend_before_365d, 2) as double) as spend_365d,
         cast(lifetime_active_days - active_days_before_90d as integer) as active_days_90d,
 
         -- lifetime shape
         cast(lifetime_transactions as integer) as lifetime_transactions,
-        round(lifetime_spend, 2) as lifetime_spend,
-        round(lifetime_spend / lifetime_transactions, 2) as avg_basket_lifetime,
+        cast(round(lifetime_spend, 2) as double) as lifetime_spend,
+        round(cast(lifetime_spend as double) / lifetime_transactions, 2) as avg_basket_lifetime,
         round(
-            (lifetime_spend - spend_before_90d)
+            cast(lifetime_spend - spend_before_90d as double)
             / nullif(lifetime_transactions - transactions_before_90d, 0),
             2
         ) as avg_basket_90d,
