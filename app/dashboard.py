@@ -46,8 +46,12 @@ def main() -> None:
     high = int((predictions["risk_band"] == "high").sum())
     k1, k2, k3, k4 = st.columns(4)
     k1.metric("Customers scored", f"{len(predictions):,}")
-    k2.metric("High risk", f"{high:,}", f"{high / max(len(predictions), 1):.1%} of customers",
-              delta_color="off")
+    k2.metric(
+        "High risk",
+        f"{high:,}",
+        f"{high / max(len(predictions), 1):.1%} of customers",
+        delta_color="off",
+    )
     k3.metric("Expected churners", f"{probability.sum():,.0f}")
     k4.metric("Mean churn probability", f"{probability.mean():.1%}")
 
@@ -57,7 +61,8 @@ def main() -> None:
         edges = np.linspace(0.0, 1.0, 21)
         counts, _ = np.histogram(probability, bins=edges)
         histogram = pd.DataFrame(
-            {"customers": counts}, index=[f"{a:.2f}-{b:.2f}" for a, b in zip(edges, edges[1:])]
+            {"customers": counts},
+            index=[f"{a:.2f}-{b:.2f}" for a, b in zip(edges[:-1], edges[1:], strict=True)],
         )
         st.bar_chart(histogram)
     with right:
@@ -75,8 +80,14 @@ def main() -> None:
     )
     st.dataframe(
         at_risk[
-            ["customer_id", "churn_probability", "risk_band", "recency_days", "as_of_date",
-             "model_version"]
+            [
+                "customer_id",
+                "churn_probability",
+                "risk_band",
+                "recency_days",
+                "as_of_date",
+                "model_version",
+            ]
         ],
         hide_index=True,
         width="stretch",

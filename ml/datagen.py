@@ -20,7 +20,13 @@ DAYS = 3 * 365
 
 CHANNELS = ["organic", "paid_search", "social", "referral", "email"]
 CHANNEL_WEIGHTS = [0.35, 0.25, 0.2, 0.1, 0.1]
-CHANNEL_LIFETIME = {"organic": 1.0, "paid_search": 0.75, "social": 0.6, "referral": 1.4, "email": 1.1}
+CHANNEL_LIFETIME = {
+    "organic": 1.0,
+    "paid_search": 0.75,
+    "social": 0.6,
+    "referral": 1.4,
+    "email": 1.1,
+}
 COUNTRIES = ["DE", "FR", "GB", "NL", "ES", "IT"]
 COUNTRY_WEIGHTS = [0.3, 0.2, 0.2, 0.1, 0.1, 0.1]
 COUNTRY_LIFETIME = {"DE": 1.1, "FR": 1.0, "GB": 0.9, "NL": 1.15, "ES": 0.85, "IT": 0.95}

@@ -81,7 +81,7 @@ def decide(candidate: float, champion: float | None, tolerance: float = 0.0) -> 
 
 def champion_version(client: MlflowClient) -> str | None:
     try:
-        return client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+        return str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
     except mlflow.exceptions.MlflowException:
         return None
 
@@ -112,10 +112,10 @@ def log_and_register(
         mlflow.log_params(params)
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
         mlflow.log_text(report, "classification_report.txt")
-        mlflow.log_dict(
-            {"columns": list(model.feature_names_in_)}, "feature_columns.json"
+        mlflow.log_dict({"columns": list(model.feature_names_in_)}, "feature_columns.json")
+        mlflow.set_tags(
+            {**tags, "gate.decision": str(decision.promote), "gate.reason": decision.reason}
         )
-        mlflow.set_tags({**tags, "gate.decision": str(decision.promote), "gate.reason": decision.reason})
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -172,7 +172,7 @@ def version_summary(client: MlflowClient, version: str) -> dict[str, object]:
     }
     return {
         "name": MODEL_NAME,
-        "version": mv.version,
+        "version": str(mv.version),
         "run_id": mv.run_id,
         "metrics": metrics,
         "aliases": list(mv.aliases),

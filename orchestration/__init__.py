@@ -1,1 +1,1 @@
-"""Dagster wiring: dbt feature models, training, batch scoring and publication as one asset graph."""
+"""Dagster wiring: dbt features, training, batch scoring and publication as one asset graph."""

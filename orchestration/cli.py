@@ -106,10 +106,14 @@ def _print_summary(report: dict[str, object], seconds: float) -> None:
     predictions = report["predictions"]
     print(f"\nFTI demo finished in {seconds:.0f} s  (FTI_HOME={report['fti_home']})")
     print(f"  champion model : {champion.get('name')} v{champion.get('version')}")
-    print("  holdout        : " + ", ".join(
-        f"{k} {metrics[k]:.3f}" for k in ("roc_auc", "pr_auc", "precision", "recall", "f1")
-        if k in metrics
-    ))
+    print(
+        "  holdout        : "
+        + ", ".join(
+            f"{k} {metrics[k]:.3f}"
+            for k in ("roc_auc", "pr_auc", "precision", "recall", "f1")
+            if k in metrics
+        )
+    )
     print(f"  predictions    : {predictions['rows']} customers as of {predictions['as_of']}")
     print(f"  rejected rows  : {report['rejected_rows']}")
     print("Next: `fti status --json`, `fti ui` (Dagster), `fti dashboard` (Streamlit), or query")
@@ -129,7 +133,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     ok, detail = run_pipeline(args.transactions, args.customers, args.seed)
     if not ok:
-        print(f"fti: the pipeline failed; published results are unchanged.\n{detail}", file=sys.stderr)
+        print(
+            f"fti: the pipeline failed; published results are unchanged.\n{detail}", file=sys.stderr
+        )
         return 1
     _print_summary(status(paths), time.perf_counter() - started)
     return 0
@@ -150,7 +156,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _environment()
     prepare()
     dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
-    argv = [dagster, "dev", "-m", "orchestration.definitions", "-h", args.host, "-p", str(args.port)]
+    argv = [
+        dagster,
+        "dev",
+        "-m",
+        "orchestration.definitions",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     os.chdir(REPO_ROOT)
     os.execvp(argv[0], argv)
 
@@ -159,9 +174,17 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     _environment()
     streamlit = shutil.which("streamlit") or str(Path(sys.executable).parent / "streamlit")
     argv = [
-        streamlit, "run", str(REPO_ROOT / "app" / "dashboard.py"),
-        "--server.port", str(args.port), "--server.address", args.host,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        streamlit,
+        "run",
+        str(REPO_ROOT / "app" / "dashboard.py"),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     os.execvp(argv[0], argv)
 
@@ -174,7 +197,8 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=5000, help="customers to generate")
     demo.add_argument("--seed", type=int, default=7, help="seed of the generated data")
     demo.add_argument(
-        "--transactions", metavar="PATH",
+        "--transactions",
+        metavar="PATH",
         help="your CSV/Parquet log (customer_id, transaction_ts, amount) instead of generated data",
     )
     demo.set_defaults(func=cmd_demo)

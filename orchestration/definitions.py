@@ -6,7 +6,11 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt import dbt_models
-from orchestration.defs.inference import churn_predictions, dashboard_snapshot, every_customer_scored_once
+from orchestration.defs.inference import (
+    churn_predictions,
+    dashboard_snapshot,
+    every_customer_scored_once,
+)
 from orchestration.defs.ingestion import raw_transaction_log
 from orchestration.defs.training import churn_model
 from orchestration.project import dbt_project

@@ -41,10 +41,17 @@ def dbt_manifest(tmp_path_factory) -> Path:
 
 def dbt_build(warehouse: Path, *extra: str) -> subprocess.CompletedProcess:
     """`dbt build` as an analytics engineer runs it, against a given warehouse file."""
-    env = {**os.environ, "FTI_WAREHOUSE": str(warehouse), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "FTI_WAREHOUSE": str(warehouse),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
     result = subprocess.run(
         [str(BIN / "dbt"), "build", "--quiet", *extra],
-        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result

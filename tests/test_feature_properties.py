@@ -36,9 +36,19 @@ def compiled_sql(tmp_path_factory, dbt_manifest):
     target = folder / "target"
     env = {**os.environ, "FTI_WAREHOUSE": str(folder / "warehouse.duckdb")}
     subprocess.run(
-        [str(BIN / "dbt"), "compile", "--quiet", "--target-path", str(target), "--select",
-         *[name for _, name in MODELS]],
-        cwd=DBT_PROJECT_DIR, env=env, check=True, capture_output=True,
+        [
+            str(BIN / "dbt"),
+            "compile",
+            "--quiet",
+            "--target-path",
+            str(target),
+            "--select",
+            *[name for _, name in MODELS],
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
     return [(schema, name, nodes[f"model.fti.{name}"]["compiled_code"]) for schema, name in MODELS]
@@ -100,7 +110,9 @@ purchases = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(purchases)
 def test_features_equal_brute_force(compiled_sql, rows):
     transactions = pd.DataFrame(
@@ -117,16 +129,18 @@ def test_features_equal_brute_force(compiled_sql, rows):
     features = con.execute("select * from features.customer_features").df()
     first = transactions.groupby("customer_id")["transaction_ts"].min().dt.date
     snapshots = con.execute("select as_of_date from features.feature_snapshot_dates").df()
-    expected_rows = sum(
-        (pd.to_datetime(snapshots["as_of_date"]).dt.date >= f).sum() for f in first
-    )
+    expected_rows = sum((pd.to_datetime(snapshots["as_of_date"]).dt.date >= f).sum() for f in first)
     # One row per customer and snapshot from the first purchase on, no more, no fewer.
     assert len(features) == expected_rows
     for row in features.itertuples(index=False):
         want = reference(transactions, row.as_of_date.date(), row.customer_id)
         got = {k: getattr(row, k) for k in want}
         for key, value in want.items():
-            assert got[key] == pytest.approx(value, abs=0.011), (row.customer_id, row.as_of_date, key)
+            assert got[key] == pytest.approx(value, abs=0.011), (
+                row.customer_id,
+                row.as_of_date,
+                key,
+            )
     # Labels never look past the horizon and the horizon never passes the data's end.
     end = transactions["transaction_ts"].max().date()
     labeled = con.execute("select max(horizon_end_date) from training.churn_labels").fetchone()[0]

@@ -74,7 +74,7 @@ def test_snapshot_dates(warehouse):
     ).fetchall()
     assert dates[0] == (dt.date(2024, 1, 1), False)
     assert dates[-1] == (dt.date(2024, 6, 10), True)
-    assert all((b[0] - a[0]).days == 7 for a, b in zip(dates, dates[1:]))
+    assert all((b[0] - a[0]).days == 7 for a, b in zip(dates[:-1], dates[1:], strict=True))
 
 
 def test_labels(warehouse):

@@ -51,7 +51,10 @@ def test_user_csv_with_dates_and_bad_rows(tmp_path, con):
         (7, "unparseable amount"),
     ]
     # Without a transaction_id column, ids are made unique per row (same-day repeats survive).
-    assert con.execute("select count(distinct transaction_id) from raw.transactions").fetchone()[0] == 3
+    assert (
+        con.execute("select count(distinct transaction_id) from raw.transactions").fetchone()[0]
+        == 3
+    )
 
 
 def test_parquet_with_ids_and_quantity(tmp_path, con):
@@ -94,7 +97,9 @@ def test_unusable_file_is_refused_and_changes_nothing(tmp_path, con, name, text,
 
 
 def test_file_with_only_bad_rows_changes_nothing(tmp_path, con):
-    ingest_file(con, write(tmp_path, "good.csv", "customer_id,transaction_ts,amount\n1,2024-01-01,10\n"))
+    ingest_file(
+        con, write(tmp_path, "good.csv", "customer_id,transaction_ts,amount\n1,2024-01-01,10\n")
+    )
     with pytest.raises(InputError, match="every row was rejected"):
         ingest_file(con, write(tmp_path, "bad.csv", "customer_id,transaction_ts,amount\n1,x,10\n"))
     assert con.execute("select count(*) from raw.transactions").fetchone()[0] == 1

@@ -1,6 +1,5 @@
 """dbt models as Dagster assets, keyed ``[schema, model]`` like the tables analysts query."""
 
-
 from collections.abc import Mapping
 from typing import Any
 

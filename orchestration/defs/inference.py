@@ -1,6 +1,5 @@
 """Batch inference: score every customer's latest snapshot with the champion, then publish."""
 
-
 import dagster as dg
 
 from ml import publish, registry, scoring
@@ -47,7 +46,7 @@ def churn_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult
 
 @dg.asset_check(asset=PREDICTIONS, blocking=True)
 def every_customer_scored_once() -> dg.AssetCheckResult:
-    """Each customer seen in the features has exactly one prediction, with a probability in [0, 1]."""
+    """Each customer in the features has exactly one prediction, with a probability in [0, 1]."""
     paths = export_environment()
     with connect(paths.warehouse) as con:
         customers, predicted, distinct, out_of_range = con.execute(

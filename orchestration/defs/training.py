@@ -1,6 +1,5 @@
 """Training: fit on the point-in-time training set, evaluate on a time holdout, register, gate."""
 
-
 import dataclasses
 
 import dagster as dg
@@ -31,7 +30,8 @@ class TrainingConfig(dg.Config):
         default=_DEFAULTS.l2_regularization, description="L2 penalty on leaf values."
     )
     threshold: float = Field(
-        default=_DEFAULTS.threshold, description="Probability at which a customer counts as churning."
+        default=_DEFAULTS.threshold,
+        description="Probability at which a customer counts as churning.",
     )
     random_state: int = Field(default=_DEFAULTS.random_state, description="Seed of the learner.")
 
