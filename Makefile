@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint clean
 
 install: $(STAMP)
 
@@ -25,9 +25,6 @@ test: install
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
-
-bench: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs

@@ -48,6 +48,12 @@ def test_every_asset_materialized_in_the_instance(built_home):
         for key in PIPELINE_KEYS:
             event = instance.get_latest_materialization_event(dg.AssetKey(key))
             assert event is not None, key
+        features = instance.get_latest_materialization_event(
+            dg.AssetKey(["features", "customer_features"])
+        ).asset_materialization.metadata
+        with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
+            rows = con.execute("select count(*) from features.customer_features").fetchone()[0]
+        assert features["dagster/row_count"].value == rows
         model = instance.get_latest_materialization_event(dg.AssetKey(["models", "churn_model"]))
         metadata = model.asset_materialization.metadata
         assert metadata["model_version"].value == "1"
