@@ -1,7 +1,13 @@
+import subprocess
+import sys
+
+import duckdb
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from ml import publish
 from ml.settings import REPO_ROOT
+from orchestration.cli import status
 
 APP = str(REPO_ROOT / "app" / "dashboard.py")
 
@@ -36,3 +42,30 @@ def test_dashboard_before_anything_is_published(fti_home):
     at = AppTest.from_file(APP).run(timeout=60)
     assert not at.exception
     assert "Nothing is published yet" in at.info[0].value
+
+
+def test_dashboard_and_status_work_while_a_run_holds_the_warehouse(built_home):
+    """Another process holding the DuckDB file for writing locks everyone else out of it; the
+    readers only touch published snapshots, so they do not notice."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "print('locked', flush=True); time.sleep(120)",
+            str(built_home.warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(duckdb.IOException, match="lock"):
+            duckdb.connect(str(built_home.warehouse), read_only=True)
+        at = AppTest.from_file(APP).run(timeout=60)
+        assert not at.exception
+        assert {m.label for m in at.metric} >= {"Customers scored"}
+        assert status(built_home)["predictions"]["rows"] == 800
+    finally:
+        holder.kill()
+        holder.wait()
