@@ -49,8 +49,7 @@ def main() -> None:
     k2.metric(
         "High risk",
         f"{high:,}",
-        f"{high / max(len(predictions), 1):.1%} of customers",
-        delta_color="off",
+        help=f"{high / max(len(predictions), 1):.1%} of these customers; probability >= 0.6",
     )
     k3.metric("Expected churners", f"{probability.sum():,.0f}")
     k4.metric("Mean churn probability", f"{probability.mean():.1%}")
@@ -64,13 +63,13 @@ def main() -> None:
             {"customers": counts},
             index=[f"{a:.2f}-{b:.2f}" for a, b in zip(edges[:-1], edges[1:], strict=True)],
         )
-        st.bar_chart(histogram)
+        st.bar_chart(histogram, sort=False, x_label="churn probability", y_label="customers")
     with right:
         st.subheader("Risk bands")
         bands = (
             predictions["risk_band"].value_counts().reindex(["high", "medium", "low"], fill_value=0)
         )
-        st.bar_chart(bands.rename("customers"))
+        st.bar_chart(bands.rename("customers"), sort=False, x_label="risk band")
 
     st.subheader("Customers most at risk")
     band_filter = st.multiselect("Risk band", ["high", "medium", "low"], default=["high"])

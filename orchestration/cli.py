@@ -181,6 +181,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         str(args.port),
         "--server.address",
         args.host,
+        "--client.toolbarMode",
+        "viewer",
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
