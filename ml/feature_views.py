@@ -1,0 +1,141 @@
+"""Feature views, read from the dbt manifest: dbt is where they are declared, and only there.
+
+A feature view is a dbt model whose ``config.meta.feature_view`` names its entity key, its
+event-time column and an optional ``max_age_days``. Its features are the model's documented
+columns other than the key and the event time, except columns whose meta says
+``feature: false``; their descriptions come from the same YAML. The fingerprint hashes the
+checksums of the model's SQL and of everything upstream of it, so any change to how a feature
+is computed changes the fingerprint, and nothing else does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ml.settings import DBT_PROJECT_DIR
+
+
+@dataclass(frozen=True)
+class FeatureView:
+    name: str
+    version: int
+    entity: str
+    timestamp_column: str
+    max_age_days: int | None
+    features: tuple[str, ...]
+    descriptions: tuple[str, ...]
+    relation: str
+    fingerprint: str
+
+    def as_json(self) -> dict[str, object]:
+        out = asdict(self)
+        out["features"] = list(self.features)
+        del out["descriptions"]
+        return out
+
+
+class FeatureViewError(ValueError):
+    """A feature view is declared inconsistently in dbt, or a requested one does not exist."""
+
+
+def manifest_path() -> Path:
+    return DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def load_manifest(path: Path | None = None) -> dict:
+    path = path or manifest_path()
+    if not path.exists():
+        raise FeatureViewError(f"no dbt manifest at {path}: run `dbt parse` (fti does it for you)")
+    return json.loads(path.read_text())
+
+
+def _fingerprint(manifest: dict, unique_id: str) -> str:
+    nodes = {**manifest["nodes"], **manifest.get("sources", {})}
+    seen: dict[str, str] = {}
+    stack = [unique_id]
+    while stack:
+        uid = stack.pop()
+        if uid in seen:
+            continue
+        node = nodes[uid]
+        seen[uid] = node.get("checksum", {}).get("checksum", uid)
+        stack.extend(node.get("depends_on", {}).get("nodes", []))
+    digest = hashlib.sha256(json.dumps(sorted(seen.items())).encode()).hexdigest()
+    return digest[:16]
+
+
+def feature_views(manifest: dict | None = None) -> list[FeatureView]:
+    """Every feature view version declared in the dbt project, sorted by name and version."""
+    manifest = manifest if manifest is not None else load_manifest()
+    views = []
+    for uid, node in manifest["nodes"].items():
+        if node.get("resource_type") != "model":
+            continue
+        spec = (node.get("config", {}).get("meta") or node.get("meta") or {}).get("feature_view")
+        if not spec:
+            continue
+        entity, timestamp = spec.get("entity"), spec.get("timestamp_column")
+        columns = node.get("columns", {})
+        for key, value in (("entity", entity), ("timestamp_column", timestamp)):
+            if value not in columns:
+                raise FeatureViewError(
+                    f"feature view {node['name']}: {key} {value!r} is not a documented column"
+                )
+        features = [
+            (name, column.get("description", ""))
+            for name, column in columns.items()
+            if name not in (entity, timestamp)
+            and (column.get("config", {}).get("meta") or column.get("meta") or {}).get(
+                "feature", True
+            )
+        ]
+        max_age = spec.get("max_age_days")
+        views.append(
+            FeatureView(
+                name=node["name"],
+                version=int(node.get("version") or 1),
+                entity=entity,
+                timestamp_column=timestamp,
+                max_age_days=None if max_age is None else int(max_age),
+                features=tuple(f for f, _ in features),
+                descriptions=tuple(d for _, d in features),
+                relation=f"{node['schema']}.{node.get('alias') or node['name']}",
+                fingerprint=_fingerprint(manifest, uid),
+            )
+        )
+    return sorted(views, key=lambda v: (v.name, v.version))
+
+
+def resolve(views: list[FeatureView], references: list[str] | None) -> dict[FeatureView, list[str]]:
+    """Map ``view:feature`` references (``view`` alone means all its features) to views.
+
+    A view name without a version picks its latest version; ``view@2:feature`` picks v2.
+    With no references, every feature of the latest version of every view.
+    """
+    latest = {}
+    for view in views:
+        latest[view.name] = view  # sorted by version: the last one wins
+    by_version = {(v.name, v.version): v for v in views}
+    if not references:
+        return {view: list(view.features) for view in latest.values()}
+    chosen: dict[FeatureView, list[str]] = {}
+    for ref in references:
+        view_ref, _, feature = ref.partition(":")
+        name, _, version = view_ref.partition("@")
+        view = by_version.get((name, int(version))) if version else latest.get(name)
+        if view is None:
+            known = ", ".join(sorted({f"{v.name}@{v.version}" for v in views})) or "none"
+            raise FeatureViewError(f"unknown feature view {view_ref!r}; known: {known}")
+        if feature and feature not in view.features:
+            raise FeatureViewError(
+                f"feature view {view.name} has no feature {feature!r}; "
+                f"it has: {', '.join(view.features)}"
+            )
+        selected = chosen.setdefault(view, [])
+        for f in [feature] if feature else view.features:
+            if f not in selected:
+                selected.append(f)
+    return chosen

@@ -1,0 +1,169 @@
+"""Point-in-time retrieval: for each spine row, each view's latest feature row known at that time.
+
+When is a feature row known? A view whose event-time column is a DATE describes the state at
+the *end* of that day (a snapshot dated D counts every purchase on D), so it becomes available
+at D + 1 day, 00:00. A TIMESTAMP event time is available at that instant. A spine time given
+as a DATE likewise means the end of that day. So a spine dated D sees the snapshot dated D,
+while a spine at D 10:00 sees only snapshots up to D - 1: no row ever sees purchases made
+after it.
+
+A feature row older than the view's ``max_age_days`` at the spine time (age measured from
+availability) counts as missing. Every spine row gives exactly one output row, in spine order,
+with the spine's columns untouched followed by ``<view>__<feature>`` columns.
+
+The query is one DuckDB statement with one ASOF join per view; DuckDB streams it, and
+``write_historical_features`` copies it straight to a file without building a DataFrame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ml.feature_views import FeatureView
+
+SPINE_TIME = "event_timestamp"
+_ROW = "__fti_row"
+_TIME = "__fti_time"
+
+
+class SpineError(ValueError):
+    """The spine cannot be used; the message names the problem."""
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _column_type(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> str:
+    schema, _, table = relation.rpartition(".")
+    row = con.execute(
+        "select data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? and column_name = ?",
+        [schema or "main", table, column],
+    ).fetchone()
+    if row is None:
+        raise SpineError(f"{relation}.{column} does not exist: is the feature view materialized?")
+    return row[0]
+
+
+def _available_at(column: str, data_type: str) -> str:
+    if data_type.upper() == "DATE":
+        return f"(cast({column} as timestamp) + interval 1 day)"
+    return f"cast({column} as timestamp)"
+
+
+def retrieval_sql(
+    con: duckdb.DuckDBPyConnection, spine: str, selection: dict[FeatureView, list[str]]
+) -> str:
+    """The retrieval query over ``spine`` (a relation name visible to ``con``)."""
+    spine_columns = {r[0]: r[1] for r in con.execute(f"describe {spine}").fetchall()}
+    if SPINE_TIME not in spine_columns:
+        raise SpineError(f"the spine has no {SPINE_TIME} column; found {', '.join(spine_columns)}")
+    clashes = [c for c in spine_columns if c.startswith("__fti_")]
+    if clashes:
+        raise SpineError(f"spine column names starting with __fti_ are reserved: {clashes}")
+    spine_time = _available_at(_quote(SPINE_TIME), spine_columns[SPINE_TIME])
+
+    ctes = [
+        f"spine as (select *, row_number() over () as {_ROW}, {spine_time} as {_TIME} "
+        f"from {spine})"
+    ]
+    selects = [f"spine.* exclude ({_ROW}, {_TIME})"]
+    joins = []
+    for i, (view, features) in enumerate(selection.items()):
+        if view.entity not in spine_columns:
+            raise SpineError(
+                f"the spine has no {view.entity} column, the entity of feature view {view.name}"
+            )
+        entity_type = _column_type(con, view.relation, view.entity)
+        ts_type = _column_type(con, view.relation, view.timestamp_column)
+        alias = f"v{i}"
+        available_at = _available_at(_quote(view.timestamp_column), ts_type)
+        ctes.append(
+            f"""{alias} as (
+                select s.{_ROW}, f.__available_at, {", ".join(f"f.{_quote(x)}" for x in features)}
+                from (
+                    select {_ROW}, try_cast({_quote(view.entity)} as {entity_type}) as __entity,
+                           {_TIME}
+                    from spine
+                ) as s
+                asof left join (
+                    select {_quote(view.entity)} as __entity, {available_at} as __available_at,
+                           {", ".join(_quote(f) for f in features)}
+                    from {view.relation}
+                ) as f
+                on s.__entity = f.__entity and s.{_TIME} >= f.__available_at
+            )"""
+        )
+        known = f"{alias}.__available_at is not null"
+        if view.max_age_days is not None:
+            known += (
+                f" and {alias}.__available_at >= "
+                f"spine.{_TIME} - interval {int(view.max_age_days)} day"
+            )
+        for feature in features:
+            selects.append(
+                f"case when {known} then {alias}.{_quote(feature)} end "
+                f"as {_quote(f'{view.name}__{feature}')}"
+            )
+        joins.append(f"left join {alias} on {alias}.{_ROW} = spine.{_ROW}")
+    return (
+        "with "
+        + ",\n".join(ctes)
+        + "\nselect "
+        + ",\n       ".join(selects)
+        + "\nfrom spine\n"
+        + "\n".join(joins)
+        + f"\norder by spine.{_ROW}"
+    )
+
+
+def read_spine(con: duckdb.DuckDBPyConnection, path: Path | str, name: str = "_spine") -> str:
+    """Expose a CSV or Parquet spine file to ``con`` as a view and return the view's name."""
+    path = Path(path)
+    if not path.exists():
+        raise SpineError(f"{path}: no such file")
+    literal = str(path).replace("'", "''")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        source = f"read_parquet('{literal}')"
+    elif suffix in (".csv", ".tsv", ".txt"):
+        source = f"read_csv('{literal}', header = true)"
+    else:
+        raise SpineError(f"{path.name}: unsupported spine type '{suffix}'; give CSV or Parquet")
+    try:
+        con.execute(f"create or replace temp view {name} as select * from {source}")
+    except duckdb.Error as exc:
+        raise SpineError(f"{path.name}: cannot be read ({exc})") from exc
+    return name
+
+
+def get_historical_features(
+    con: duckdb.DuckDBPyConnection,
+    spine: pd.DataFrame,
+    selection: dict[FeatureView, list[str]],
+) -> pd.DataFrame:
+    """Point-in-time features for an in-memory spine, as a DataFrame."""
+    con.register("_spine_frame", spine)
+    try:
+        return con.execute(retrieval_sql(con, "_spine_frame", selection)).df()
+    finally:
+        con.unregister("_spine_frame")
+
+
+def write_historical_features(
+    con: duckdb.DuckDBPyConnection,
+    spine_path: Path | str,
+    out_path: Path | str,
+    selection: dict[FeatureView, list[str]],
+) -> int:
+    """Stream point-in-time features for a spine file into a Parquet (by suffix) or CSV file."""
+    spine = read_spine(con, spine_path)
+    out = Path(out_path)
+    fmt = "parquet" if out.suffix.lower() in (".parquet", ".pq") else "csv, header true"
+    target = str(out).replace("'", "''")
+    con.execute(f"copy ({retrieval_sql(con, spine, selection)}) to '{target}' (format {fmt})")
+    return con.execute(f"select count(*) from {spine}").fetchone()[0]
