@@ -68,8 +68,7 @@ def retrieval_sql(
     spine_time = _available_at(_quote(SPINE_TIME), spine_columns[SPINE_TIME])
 
     ctes = [
-        f"spine as (select *, row_number() over () as {_ROW}, {spine_time} as {_TIME} "
-        f"from {spine})"
+        f"spine as (select *, row_number() over () as {_ROW}, {spine_time} as {_TIME} from {spine})"
     ]
     selects = [f"spine.* exclude ({_ROW}, {_TIME})"]
     joins = []

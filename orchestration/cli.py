@@ -191,6 +191,55 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)
 
 
+def cmd_features_list(args: argparse.Namespace) -> int:
+    from ml.feature_views import feature_views
+    from orchestration.project import ensure_manifest
+
+    _environment()
+    ensure_manifest()
+    views = feature_views()
+    if args.json:
+        print(json.dumps([v.as_json() for v in views], indent=2))
+    else:
+        for v in views:
+            age = "unlimited" if v.max_age_days is None else f"{v.max_age_days} days"
+            print(
+                f"{v.name} v{v.version}  {v.relation}  entity={v.entity}  "
+                f"time={v.timestamp_column}  max_age={age}  fingerprint={v.fingerprint}"
+            )
+            for feature, description in zip(v.features, v.descriptions, strict=True):
+                print(f"    {feature:<24} {description}")
+    return 0
+
+
+def cmd_features_historical(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from ml.feature_views import FeatureViewError, feature_views, resolve
+    from ml.retrieval import SpineError, write_historical_features
+    from ml.warehouse import connect
+    from orchestration.project import ensure_manifest
+
+    paths = _environment()
+    ensure_manifest()
+    references = [r.strip() for r in args.features.split(",")] if args.features else None
+    try:
+        selection = resolve(feature_views(), references)
+        if not paths.warehouse.exists():
+            raise SpineError(f"no warehouse at {paths.warehouse}: run `fti demo` first")
+        with connect(paths.warehouse, read_only=True) as con:
+            rows = write_historical_features(con, args.spine, args.out, selection)
+    except (FeatureViewError, SpineError) as exc:
+        print(f"fti: {exc}", file=sys.stderr)
+        return 2
+    except duckdb.IOException as exc:
+        print(f"fti: the warehouse is busy (a pipeline run is writing it): {exc}", file=sys.stderr)
+        return 3
+    columns = sum(len(features) for features in selection.values())
+    print(f"wrote {rows} rows with {columns} features to {args.out}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="fti", description=__doc__.splitlines()[0])
     sub = root.add_subparsers(dest="command", required=True)
@@ -213,6 +262,19 @@ def parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--host", default="127.0.0.1")
     ui.set_defaults(func=cmd_ui)
+
+    features = sub.add_parser("features", help="the feature store: views, point-in-time retrieval")
+    fsub = features.add_subparsers(dest="features_command", required=True)
+    flist = fsub.add_parser("list", help="feature views declared in dbt")
+    flist.add_argument("--json", action="store_true", help="a JSON list")
+    flist.set_defaults(func=cmd_features_list)
+    hist = fsub.add_parser("historical", help="point-in-time features for a spine file")
+    hist.add_argument("--spine", required=True, help="CSV/Parquet: entity column, event_timestamp")
+    hist.add_argument("--out", required=True, help="output file (.parquet, else CSV)")
+    hist.add_argument(
+        "--features", help="view:feature,... (a bare view name means all its features)"
+    )
+    hist.set_defaults(func=cmd_features_historical)
 
     dash = sub.add_parser("dashboard", help="the Streamlit dashboard")
     dash.add_argument("--port", type=int, default=8501)

@@ -24,3 +24,17 @@ def prepare() -> DbtProject:
     project = dbt_project()
     project.preparer.prepare(project)
     return project
+
+
+def ensure_manifest() -> DbtProject:
+    """Re-parse only when a dbt source file is newer than the manifest."""
+    project = dbt_project()
+    manifest = project.manifest_path
+    if manifest.exists():
+        built = manifest.stat().st_mtime
+        sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+        for folder in ("models", "macros", "tests", "snapshots"):
+            sources.extend((DBT_PROJECT_DIR / folder).rglob("*"))
+        if all(p.stat().st_mtime <= built for p in sources if p.is_file()):
+            return project
+    return prepare()

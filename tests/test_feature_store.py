@@ -1,0 +1,111 @@
+"""The feature store on the pipeline's warehouse: views from dbt, retrieval equals training set."""
+
+import json
+
+import duckdb
+import pandas as pd
+
+from ml.feature_views import feature_views, resolve
+from orchestration.cli import main
+
+
+def test_features_list_json(built_home, capsys):
+    assert main(["features", "list", "--json"]) == 0
+    views = json.loads(capsys.readouterr().out)
+    assert [v["name"] for v in views] == ["customer_features"]
+    view = views[0]
+    assert set(view) == {
+        "name",
+        "version",
+        "entity",
+        "timestamp_column",
+        "max_age_days",
+        "features",
+        "relation",
+        "fingerprint",
+    }
+    assert view["entity"] == "customer_id" and view["timestamp_column"] == "as_of_date"
+    assert view["max_age_days"] == 7 and view["relation"] == "features.customer_features"
+    assert "recency_days" in view["features"] and "last_purchase_date" not in view["features"]
+    assert "customer_id" not in view["features"] and "as_of_date" not in view["features"]
+
+
+def test_fingerprint_follows_the_sql(dbt_manifest):
+    manifest = json.loads(dbt_manifest.read_text())
+    before = feature_views(manifest)[0].fingerprint
+    upstream = manifest["nodes"]["model.fti.int_customer_daily"]
+    upstream["checksum"]["checksum"] = "changed"
+    changed = feature_views(manifest)[0].fingerprint
+    assert changed != before
+    # A downstream model is not part of the view's definition.
+    manifest["nodes"]["model.fti.churn_labels"]["checksum"]["checksum"] = "changed too"
+    assert feature_views(manifest)[0].fingerprint == changed
+
+
+def test_historical_retrieval_equals_the_dbt_training_set(built_home, tmp_path):
+    with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
+        training = con.execute(
+            "select * from training.training_set order by as_of_date desc, customer_id limit 3000"
+        ).df()
+    spine = training[["customer_id", "as_of_date", "churned"]].rename(
+        columns={"as_of_date": "event_timestamp"}
+    )
+    spine["event_timestamp"] = spine["event_timestamp"].dt.date
+    spine = spine.sample(frac=1.0, random_state=0).reset_index(drop=True)  # any order
+    spine.to_parquet(tmp_path / "spine.parquet")
+    features = (
+        "customer_features:recency_days,customer_features:spend_90d,customer_features:country"
+    )
+    code = main(
+        [
+            "features",
+            "historical",
+            "--spine",
+            str(tmp_path / "spine.parquet"),
+            "--out",
+            str(tmp_path / "out.parquet"),
+            "--features",
+            features,
+        ]
+    )
+    assert code == 0
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(out.columns) == [
+        "customer_id",
+        "event_timestamp",
+        "churned",
+        "customer_features__recency_days",
+        "customer_features__spend_90d",
+        "customer_features__country",
+    ]
+    pd.testing.assert_frame_equal(
+        out[["customer_id", "churned"]], spine[["customer_id", "churned"]]
+    )
+    expected = spine.merge(
+        training.assign(event_timestamp=training["as_of_date"].dt.date),
+        on=["customer_id", "event_timestamp"],
+        how="left",
+    )
+    assert out["customer_features__recency_days"].tolist() == expected["recency_days"].tolist()
+    assert out["customer_features__spend_90d"].tolist() == expected["spend_90d"].tolist()
+    assert out["customer_features__country"].tolist() == expected["country"].tolist()
+
+
+def test_unknown_feature_is_refused(built_home, tmp_path, capsys):
+    (tmp_path / "spine.csv").write_text("customer_id,event_timestamp\nC0000001,2025-01-01\n")
+    code = main(
+        [
+            "features",
+            "historical",
+            "--spine",
+            str(tmp_path / "spine.csv"),
+            "--out",
+            str(tmp_path / "out.csv"),
+            "--features",
+            "customer_features:nope",
+        ]
+    )
+    assert code == 2
+    assert "has no feature 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+    assert resolve(feature_views(), None)  # every feature of every view by default
