@@ -240,6 +240,30 @@ def cmd_features_historical(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_features_online(args: argparse.Namespace) -> int:
+    from ml.online_store import OnlineStoreError, get_online_features
+
+    paths = _environment()
+    try:
+        found = get_online_features(paths, args.ids)
+    except OnlineStoreError as exc:
+        print(f"fti: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        report = {"rows": found.rows, "missing": found.missing, "watermark": found.watermark}
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        for view, mark in found.watermark.items():
+            print(f"{view} v{mark['version']} as of {mark['as_of']} ({mark['fingerprint']})")
+        for entity, values in found.rows.items():
+            print(entity)
+            for name, value in values.items():
+                print(f"    {name:<48} {value}")
+        for entity in found.missing:
+            print(f"{entity}: not in the online store")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="fti", description=__doc__.splitlines()[0])
     sub = root.add_subparsers(dest="command", required=True)
@@ -275,6 +299,10 @@ def parser() -> argparse.ArgumentParser:
         "--features", help="view:feature,... (a bare view name means all its features)"
     )
     hist.set_defaults(func=cmd_features_historical)
+    online = fsub.add_parser("online", help="latest features of entities from the online store")
+    online.add_argument("ids", nargs="+", metavar="ID")
+    online.add_argument("--json", action="store_true", help="one JSON object")
+    online.set_defaults(func=cmd_features_online)
 
     dash = sub.add_parser("dashboard", help="the Streamlit dashboard")
     dash.add_argument("--port", type=int, default=8501)

@@ -12,6 +12,7 @@ from orchestration.defs.inference import (
     every_customer_scored_once,
 )
 from orchestration.defs.ingestion import raw_transaction_log
+from orchestration.defs.online import online_feature_store
 from orchestration.defs.training import churn_model
 from orchestration.project import dbt_project
 
@@ -23,11 +24,18 @@ fti_pipeline = dg.define_asset_job(
     PIPELINE_JOB,
     selection=dg.AssetSelection.all(),
     executor_def=dg.in_process_executor,
-    description="Ingest, build features with dbt, train and gate, score, publish.",
+    description="Ingest, build features, fill the online store, train and gate, score, publish.",
 )
 
 defs = dg.Definitions(
-    assets=[raw_transaction_log, dbt_models, churn_model, churn_predictions, dashboard_snapshot],
+    assets=[
+        raw_transaction_log,
+        dbt_models,
+        online_feature_store,
+        churn_model,
+        churn_predictions,
+        dashboard_snapshot,
+    ],
     asset_checks=[every_customer_scored_once],
     jobs=[fti_pipeline],
     resources={"dbt": DbtCliResource(project_dir=dbt_project())},

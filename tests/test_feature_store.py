@@ -1,11 +1,13 @@
 """The feature store on the pipeline's warehouse: views from dbt, retrieval equals training set."""
 
 import json
+import time
 
 import duckdb
 import pandas as pd
 
 from ml.feature_views import feature_views, resolve
+from ml.online_store import get_online_features, materialize, open_store, read_watermark, store_path
 from orchestration.cli import main
 
 
@@ -109,3 +111,47 @@ def test_unknown_feature_is_refused(built_home, tmp_path, capsys):
     assert "has no feature 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
     assert resolve(feature_views(), None)  # every feature of every view by default
+
+
+def test_online_store_equals_the_latest_offline_snapshot(built_home, capsys):
+    with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
+        latest = con.execute(
+            "select * from features.customer_features "
+            "where as_of_date = (select max(as_of_date) from features.customer_features) "
+            "order by customer_id"
+        ).df()
+    ids = latest["customer_id"].tolist()
+    found = get_online_features(built_home, [*ids, "nobody"])
+    assert found.missing == ["nobody"]
+    assert list(found.rows) == ids
+    view = feature_views()[0]
+    mark = found.watermark["customer_features"]
+    assert (mark["version"], mark["fingerprint"]) == (view.version, view.fingerprint)
+    assert mark["as_of"] == str(latest["as_of_date"].max().date())
+    assert mark["entities"] == len(ids)
+    for feature in view.features:
+        online = [found.rows[i][f"customer_features__{feature}"] for i in ids]
+        offline = latest[feature].astype(object).where(latest[feature].notna(), None).tolist()
+        assert online == offline, feature
+
+    assert main(["features", "online", ids[0], "nobody", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["missing"] == ["nobody"] and set(report["rows"]) == {ids[0]}
+
+
+def test_online_store_swap_never_disturbs_a_reader(built_home):
+    reader = open_store(built_home)
+    try:
+        before = read_watermark(reader)["customer_features"]["materialized_at"]
+        with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
+            time.sleep(1.1)  # watermark times have one-second resolution
+            materialize(built_home, con, feature_views())
+        # The open reader still sees the store it opened; a new reader sees the new one.
+        assert read_watermark(reader)["customer_features"]["materialized_at"] == before
+        assert reader.execute('select count(*) from "customer_features"').fetchone()[0] > 0
+        after = get_online_features(built_home, ["x"]).watermark["customer_features"]
+        assert after["materialized_at"] > before
+    finally:
+        reader.close()
+    leftovers = [p.name for p in store_path(built_home).parent.iterdir()]
+    assert leftovers == ["online_store.sqlite"]

@@ -18,6 +18,7 @@ PIPELINE_KEYS = [
     ["models", "churn_model"],
     ["predictions", "churn_predictions"],
     ["published", "dashboard_snapshot"],
+    ["online", "feature_store"],
 ]
 
 
