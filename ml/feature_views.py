@@ -139,3 +139,58 @@ def resolve(views: list[FeatureView], references: list[str] | None) -> dict[Feat
             if f not in selected:
                 selected.append(f)
     return chosen
+
+
+TRAINING_SET_NODE = "model.fti.training_set"
+LINEAGE_TAG = "feature_view."
+
+
+def training_set_selection(manifest: dict) -> dict[FeatureView, list[str]]:
+    """The views and features the dbt training set retrieves (its ``feature_views`` config)."""
+    node = manifest["nodes"].get(TRAINING_SET_NODE)
+    if node is None:
+        raise FeatureViewError("the dbt project has no training_set model")
+    return resolve(feature_views(manifest), node["config"].get("feature_views"))
+
+
+def lineage_tags(selection: dict[FeatureView, list[str]]) -> dict[str, str]:
+    """Registry tags naming each view version and fingerprint a model was trained on."""
+    return {f"{LINEAGE_TAG}{v.name}": f"v{v.version}:{v.fingerprint}" for v in selection}
+
+
+def required_views(tags: dict[str, str]) -> dict[str, tuple[int, str]]:
+    required = {}
+    for key, value in tags.items():
+        if key.startswith(LINEAGE_TAG):
+            version, _, fingerprint = value.partition(":")
+            required[key.removeprefix(LINEAGE_TAG)] = (int(version.lstrip("v")), fingerprint)
+    return required
+
+
+def serving_selection(
+    required: dict[str, tuple[int, str]], views: list[FeatureView]
+) -> dict[FeatureView, list[str]]:
+    """The views a model needs, refusing it when the project's views no longer match.
+
+    A model is only as valid as the feature definitions it was trained on: scoring it on
+    features computed differently would silently skew every prediction.
+    """
+    if not required:
+        raise FeatureViewError("the model records no feature views; retrain it")
+    by_version = {(v.name, v.version): v for v in views}
+    selection = {}
+    for name, (version, fingerprint) in sorted(required.items()):
+        view = by_version.get((name, version))
+        if view is None:
+            raise FeatureViewError(
+                f"the model needs feature view {name} v{version}, which the dbt project no "
+                "longer defines; retrain, or promote a model built on the current views"
+            )
+        if view.fingerprint != fingerprint:
+            raise FeatureViewError(
+                f"the model was trained on {name} v{version} with fingerprint {fingerprint}, "
+                f"but the materialized definition has fingerprint {view.fingerprint}; "
+                "retrain, or restore the definition the model was trained on"
+            )
+        selection[view] = list(view.features)
+    return selection

@@ -39,14 +39,14 @@ def _quote(name: str) -> str:
 
 def _column_type(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> str:
     schema, _, table = relation.rpartition(".")
-    row = con.execute(
+    rows = con.execute(
         "select data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? and column_name = ?",
         [schema or "main", table, column],
-    ).fetchone()
-    if row is None:
+    ).fetchall()
+    if not rows:
         raise SpineError(f"{relation}.{column} does not exist: is the feature view materialized?")
-    return row[0]
+    return rows[0][0]
 
 
 def _available_at(column: str, data_type: str) -> str:

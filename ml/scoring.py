@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ml.training import predict_proba
+from ml.feature_views import FeatureView
+from ml.retrieval import SPINE_TIME, get_historical_features
+from ml.training import ENTITY, predict_proba
 
 # Risk bands are cut-offs on the churn probability, so that "high" means the same thing
 # whatever model version produced it.
 RISK_BANDS = ((0.6, "high"), (0.3, "medium"), (0.0, "low"))
 PREDICTIONS_TABLE = "predictions.churn_predictions"
+RECENCY = "customer_features__recency_days"  # shown beside scores so users can filter lapsed
 
 
 def risk_band(probability: np.ndarray) -> np.ndarray:
@@ -22,15 +25,21 @@ def risk_band(probability: np.ndarray) -> np.ndarray:
     return np.select(conditions, [name for _, name in RISK_BANDS], default="low")
 
 
-def latest_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every customer's features at the latest snapshot date."""
-    return con.execute(
-        """
-        select * from features.customer_features
-        where as_of_date = (select max(as_of_date) from features.customer_features)
-        order by customer_id
+def latest_features(
+    con: duckdb.DuckDBPyConnection, selection: dict[FeatureView, list[str]]
+) -> pd.DataFrame:
+    """Every entity's features as of the end of the latest snapshot day, through the same
+    point-in-time retrieval that built the training set."""
+    first = next(iter(selection))
+    spine = con.execute(
+        f"""
+        select distinct {first.entity},
+               max({first.timestamp_column}) over () as {SPINE_TIME}
+        from {first.relation}
+        order by 1
         """
     ).df()
+    return get_historical_features(con, spine, selection)
 
 
 def score(
@@ -39,11 +48,11 @@ def score(
     probability = predict_proba(model, features)
     return pd.DataFrame(
         {
-            "customer_id": features["customer_id"].astype(str).to_numpy(),
-            "as_of_date": pd.to_datetime(features["as_of_date"]).dt.date.to_numpy(),
+            "customer_id": features[ENTITY].astype(str).to_numpy(),
+            "as_of_date": pd.to_datetime(features[SPINE_TIME]).dt.date.to_numpy(),
             "churn_probability": np.round(probability, 6),
             "risk_band": risk_band(probability),
-            "recency_days": features["recency_days"].astype("int64").to_numpy(),
+            "recency_days": features[RECENCY].astype("Int64").to_numpy(),
             "model_name": model_name,
             "model_version": str(model_version),
             "scored_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),

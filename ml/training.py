@@ -27,7 +27,9 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-KEY_COLUMNS = ("customer_id", "as_of_date", "feature_as_of_date")
+ENTITY = "customer_id"
+TIME = "event_timestamp"  # the spine time of a training row (its as-of date)
+KEY_COLUMNS = (ENTITY, TIME)
 LABEL = "churned"
 
 
@@ -81,14 +83,14 @@ def time_split(frame: pd.DataFrame, holdout_snapshots: int, horizon_days: int) -
     Training rows are purged so that their label window ends before the holdout starts: a
     training label observed during the holdout period would leak the holdout's outcome.
     """
-    dates = np.sort(pd.to_datetime(frame["as_of_date"]).unique())
+    dates = np.sort(pd.to_datetime(frame[TIME]).unique())
     if len(dates) < holdout_snapshots + 1:
         raise ValueError(
             f"need more than {holdout_snapshots} labeled snapshot dates to hold some out, "
             f"found {len(dates)}; supply a longer transaction history (at least "
             f"{horizon_days} days plus a few weeks)"
         )
-    as_of = pd.to_datetime(frame["as_of_date"])
+    as_of = pd.to_datetime(frame[TIME])
     holdout_start = pd.Timestamp(dates[-holdout_snapshots])
     train_end = holdout_start - pd.Timedelta(days=horizon_days)
     train = frame[as_of <= train_end]

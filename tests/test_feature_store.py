@@ -3,10 +3,13 @@
 import json
 import time
 
+import dagster as dg
 import duckdb
 import pandas as pd
+import pytest
 
-from ml.feature_views import feature_views, resolve
+from ml import registry
+from ml.feature_views import FeatureViewError, feature_views, resolve, serving_selection
 from ml.online_store import get_online_features, materialize, open_store, read_watermark, store_path
 from orchestration.cli import main
 
@@ -44,15 +47,19 @@ def test_fingerprint_follows_the_sql(dbt_manifest):
     assert feature_views(manifest)[0].fingerprint == changed
 
 
-def test_historical_retrieval_equals_the_dbt_training_set(built_home, tmp_path):
+def test_historical_retrieval_matches_each_labels_own_snapshot(built_home, tmp_path):
     with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
         training = con.execute(
-            "select * from training.training_set order by as_of_date desc, customer_id limit 3000"
+            "select * from training.training_set order by event_timestamp desc, customer_id "
+            "limit 3000"
         ).df()
-    spine = training[["customer_id", "as_of_date", "churned"]].rename(
-        columns={"as_of_date": "event_timestamp"}
-    )
-    spine["event_timestamp"] = spine["event_timestamp"].dt.date
+        # The reference: each label's own snapshot, read straight from the feature table.
+        snapshot = con.execute(
+            "select customer_id, as_of_date as event_timestamp, recency_days, spend_90d, country "
+            "from features.customer_features"
+        ).df()
+    spine = training[["customer_id", "event_timestamp", "churned"]].copy()
+    spine["event_timestamp"] = pd.to_datetime(spine["event_timestamp"]).dt.date
     spine = spine.sample(frac=1.0, random_state=0).reset_index(drop=True)  # any order
     spine.to_parquet(tmp_path / "spine.parquet")
     features = (
@@ -83,11 +90,8 @@ def test_historical_retrieval_equals_the_dbt_training_set(built_home, tmp_path):
     pd.testing.assert_frame_equal(
         out[["customer_id", "churned"]], spine[["customer_id", "churned"]]
     )
-    expected = spine.merge(
-        training.assign(event_timestamp=training["as_of_date"].dt.date),
-        on=["customer_id", "event_timestamp"],
-        how="left",
-    )
+    snapshot["event_timestamp"] = pd.to_datetime(snapshot["event_timestamp"]).dt.date
+    expected = spine.merge(snapshot, on=["customer_id", "event_timestamp"], how="left")
     assert out["customer_features__recency_days"].tolist() == expected["recency_days"].tolist()
     assert out["customer_features__spend_90d"].tolist() == expected["spend_90d"].tolist()
     assert out["customer_features__country"].tolist() == expected["country"].tolist()
@@ -155,3 +159,40 @@ def test_online_store_swap_never_disturbs_a_reader(built_home):
         reader.close()
     leftovers = [p.name for p in store_path(built_home).parent.iterdir()]
     assert leftovers == ["online_store.sqlite"]
+
+
+def test_serving_selection_checks_versions_and_fingerprints():
+    views = feature_views()
+    view = views[0]
+    ok = serving_selection({view.name: (view.version, view.fingerprint)}, views)
+    assert list(ok) == [view]
+    with pytest.raises(FeatureViewError, match="with fingerprint 0+, but the materialized"):
+        serving_selection({view.name: (view.version, "0000")}, views)
+    with pytest.raises(FeatureViewError, match="v9, which the dbt project no longer defines"):
+        serving_selection({view.name: (9, view.fingerprint)}, views)
+    with pytest.raises(FeatureViewError, match="records no feature views"):
+        serving_selection({}, views)
+
+
+def test_champion_with_other_feature_definitions_is_not_served(built_home):
+    """Batch scoring refuses a model trained on other feature definitions; the predictions
+    already published stay as they were."""
+    from orchestration.defs.inference import churn_predictions
+
+    client = registry.configure(built_home)
+    version = registry.champion_version(client)
+    tag = "feature_view.customer_features"
+    original = client.get_model_version("churn", version).tags[tag]
+    with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
+        before = con.execute("select * from predictions.churn_predictions").df()
+    client.set_model_version_tag("churn", version, tag, "v1:0123456789abcdef")
+    try:
+        result = dg.materialize([churn_predictions], raise_on_error=False)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        assert "fingerprint 0123456789abcdef" in str(failure.event_specific_data.error)
+    finally:
+        client.set_model_version_tag("churn", version, tag, original)
+    with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
+        after = con.execute("select * from predictions.churn_predictions").df()
+    pd.testing.assert_frame_equal(before, after)

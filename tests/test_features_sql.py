@@ -92,8 +92,9 @@ def test_labels(warehouse):
 
 def test_training_set_joins_features_point_in_time(warehouse):
     rows = warehouse.execute(
-        "select customer_id, feature_as_of_date, recency_days, spend_90d, churned "
-        "from training.training_set where as_of_date = ? order by 1",
+        "select customer_id, event_timestamp, customer_features__recency_days, "
+        "customer_features__spend_90d, churned "
+        "from training.training_set where event_timestamp = ? order by 1",
         [AS_OF],
     ).fetchall()
     assert rows == [

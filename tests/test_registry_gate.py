@@ -26,8 +26,7 @@ def synthetic(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": [f"c{i}" for i in range(n)],
-            "as_of_date": pd.Timestamp("2024-01-01"),
-            "feature_as_of_date": pd.Timestamp("2024-01-01"),
+            "event_timestamp": pd.Timestamp("2024-01-01"),
             "recency_days": recency,
             "spend_90d": rng.gamma(2.0, 30.0, size=n),
             "country": rng.choice(["DE", "FR"], size=n),
@@ -97,11 +96,11 @@ def test_loaded_champion_predicts_like_the_trained_model(fti_home):
 def test_time_split_purges_the_horizon():
     dates = pd.date_range("2024-01-01", periods=30, freq="7D")
     frame = pd.DataFrame(
-        {"as_of_date": np.repeat(dates, 2), "churned": np.tile([0, 1], 30), "x": 1.0}
+        {"event_timestamp": np.repeat(dates, 2), "churned": np.tile([0, 1], 30), "x": 1.0}
     )
     split = training.time_split(frame, holdout_snapshots=4, horizon_days=90)
     assert split.holdout_start == dates[-4]
-    assert split.train["as_of_date"].max() <= dates[-4] - pd.Timedelta(days=90)
-    assert split.holdout["as_of_date"].min() == dates[-4]
+    assert split.train["event_timestamp"].max() <= dates[-4] - pd.Timedelta(days=90)
+    assert split.holdout["event_timestamp"].min() == dates[-4]
     with pytest.raises(ValueError, match="need more than 40"):
         training.time_split(frame, holdout_snapshots=40, horizon_days=90)

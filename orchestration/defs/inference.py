@@ -3,9 +3,17 @@
 import dagster as dg
 
 from ml import publish, registry, scoring
+from ml.feature_views import (
+    FeatureViewError,
+    feature_views,
+    load_manifest,
+    required_views,
+    serving_selection,
+)
 from ml.settings import MODEL_NAME, export_environment
 from ml.warehouse import connect
 from orchestration.defs.dbt import WAREHOUSE_POOL
+from orchestration.project import dbt_project
 
 CUSTOMER_FEATURES = dg.AssetKey(["features", "customer_features"])
 CHURN_MODEL = dg.AssetKey(["models", "churn_model"])
@@ -27,9 +35,16 @@ def churn_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     version = registry.champion_version(client)
     if version is None:
         raise dg.Failure("no champion model is registered: materialize models/churn_model first")
+    tags = client.get_model_version(MODEL_NAME, version).tags
+    try:
+        selection = serving_selection(
+            required_views(tags), feature_views(load_manifest(dbt_project().manifest_path))
+        )
+    except FeatureViewError as exc:
+        raise dg.Failure(f"champion churn v{version} cannot be served: {exc}") from exc
     model = registry.load_version(client, version)
     with connect(paths.warehouse) as con:
-        features = scoring.latest_features(con)
+        features = scoring.latest_features(con, selection)
         predictions = scoring.score(model, features, MODEL_NAME, version)
         rows = scoring.write_predictions(con, predictions)
     bands = predictions["risk_band"].value_counts().to_dict()

@@ -6,9 +6,11 @@ import dagster as dg
 from pydantic import Field
 
 from ml import registry, training
+from ml.feature_views import lineage_tags, load_manifest, training_set_selection
 from ml.settings import export_environment
 from ml.warehouse import connect
 from orchestration.defs.dbt import WAREHOUSE_POOL
+from orchestration.project import dbt_project
 
 TRAINING_SET = dg.AssetKey(["training", "training_set"])
 _DEFAULTS = training.TrainingParams()
@@ -54,8 +56,9 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
     params = config.params()
     with connect(paths.warehouse) as con:
         frame = con.execute(
-            "select * from training.training_set order by as_of_date, customer_id"
+            "select * from training.training_set order by event_timestamp, customer_id"
         ).df()
+    selection = training_set_selection(load_manifest(dbt_project().manifest_path))
     split = training.time_split(frame, params.holdout_snapshots, params.horizon_days)
     model = training.fit(split.train, params)
     evaluation = training.evaluate(model, split.holdout, params.threshold)
@@ -84,6 +87,7 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
             "training.window_end": str(split.train_end.date()),
             "holdout.rows": str(evaluation.rows),
             "holdout.window": f"{split.holdout_start.date()}..{split.holdout_end.date()}",
+            **lineage_tags(selection),
         },
         champion_score=champion_score,
     )
@@ -97,6 +101,7 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
             "training_rows": len(split.train),
             "holdout_rows": evaluation.rows,
             "holdout_window": f"{split.holdout_start.date()}..{split.holdout_end.date()}",
+            "feature_views": dg.MetadataValue.json(lineage_tags(selection)),
             "classification_report": dg.MetadataValue.md(f"```\n{evaluation.report}\n```"),
             **{f"holdout_{k}": dg.MetadataValue.float(v) for k, v in evaluation.metrics.items()},
         }

@@ -1,0 +1,23 @@
+"""Point-in-time training set: every label row with its features, through the one retrieval.
+
+This is a dbt Python model so that the training set stays in dbt's lineage and docs while
+being built by ``ml.retrieval`` (the same point-in-time ASOF retrieval that serves
+`fti features historical`): there is no second join path to drift from it.
+"""
+
+import os
+from pathlib import Path
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    from ml.feature_views import feature_views, load_manifest, resolve
+    from ml.retrieval import retrieval_sql
+
+    labels = dbt.ref("churn_labels")
+    dbt.ref("customer_features")  # the feature view used below; declares the dependency
+    manifest = load_manifest(Path(os.environ.get("DBT_TARGET_PATH", "target")) / "manifest.json")
+    selection = resolve(feature_views(manifest), dbt.config.get("feature_views"))
+    spine = labels.select("customer_id, cast(as_of_date as date) as event_timestamp, churned")
+    spine.create_view("_training_spine", replace=True)
+    return session.sql(retrieval_sql(session, "_training_spine", selection))
