@@ -170,6 +170,29 @@ def cmd_ui(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """dbt docs: the lineage and column descriptions of every feature, for analysts."""
+    import subprocess
+
+    from ml.settings import DBT_PROJECT_DIR
+
+    paths = _environment()
+    if not paths.warehouse.exists():
+        print("fti: no warehouse yet: run `fti demo` first", file=sys.stderr)
+        return 2
+    dbt = str(Path(sys.executable).parent / "dbt")
+    generated = subprocess.run([dbt, "docs", "generate", "--quiet"], cwd=DBT_PROJECT_DIR)
+    if generated.returncode != 0:
+        print(
+            "fti: `dbt docs generate` failed (is a pipeline run writing the warehouse?)",
+            file=sys.stderr,
+        )
+        return generated.returncode
+    os.chdir(DBT_PROJECT_DIR)
+    argv = [dbt, "docs", "serve", "--port", str(args.port), "--host", args.host, "--no-browser"]
+    os.execvp(argv[0], argv)
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     _environment()
     streamlit = shutil.which("streamlit") or str(Path(sys.executable).parent / "streamlit")
@@ -303,6 +326,11 @@ def parser() -> argparse.ArgumentParser:
     online.add_argument("ids", nargs="+", metavar="ID")
     online.add_argument("--json", action="store_true", help="one JSON object")
     online.set_defaults(func=cmd_features_online)
+
+    docs = sub.add_parser("docs", help="dbt docs: feature lineage and descriptions")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument("--host", default="127.0.0.1")
+    docs.set_defaults(func=cmd_docs)
 
     dash = sub.add_parser("dashboard", help="the Streamlit dashboard")
     dash.add_argument("--port", type=int, default=8501)
