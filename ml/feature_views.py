@@ -29,6 +29,7 @@ class FeatureView:
     descriptions: tuple[str, ...]
     relation: str
     fingerprint: str
+    latest: bool = True  # dbt's latest_version: what a bare view name refers to
 
     def as_json(self) -> dict[str, object]:
         out = asdict(self)
@@ -93,10 +94,12 @@ def feature_views(manifest: dict | None = None) -> list[FeatureView]:
             )
         ]
         max_age = spec.get("max_age_days")
+        version = int(node.get("version") or 1)
+        latest_version = node.get("latest_version")
         views.append(
             FeatureView(
                 name=node["name"],
-                version=int(node.get("version") or 1),
+                version=version,
                 entity=entity,
                 timestamp_column=timestamp,
                 max_age_days=None if max_age is None else int(max_age),
@@ -104,6 +107,7 @@ def feature_views(manifest: dict | None = None) -> list[FeatureView]:
                 descriptions=tuple(d for _, d in features),
                 relation=f"{node['schema']}.{node.get('alias') or node['name']}",
                 fingerprint=_fingerprint(manifest, uid),
+                latest=latest_version is None or int(latest_version) == version,
             )
         )
     return sorted(views, key=lambda v: (v.name, v.version))
@@ -112,12 +116,10 @@ def feature_views(manifest: dict | None = None) -> list[FeatureView]:
 def resolve(views: list[FeatureView], references: list[str] | None) -> dict[FeatureView, list[str]]:
     """Map ``view:feature`` references (``view`` alone means all its features) to views.
 
-    A view name without a version picks its latest version; ``view@2:feature`` picks v2.
+    A view name without a version picks dbt's ``latest_version``; ``view@2:feature`` picks v2.
     With no references, every feature of the latest version of every view.
     """
-    latest = {}
-    for view in views:
-        latest[view.name] = view  # sorted by version: the last one wins
+    latest = {view.name: view for view in views if view.latest}
     by_version = {(v.name, v.version): v for v in views}
     if not references:
         return {view: list(view.features) for view in latest.values()}
@@ -133,6 +135,12 @@ def resolve(views: list[FeatureView], references: list[str] | None) -> dict[Feat
             raise FeatureViewError(
                 f"feature view {view.name} has no feature {feature!r}; "
                 f"it has: {', '.join(view.features)}"
+            )
+        other = next((v for v in chosen if v.name == view.name and v != view), None)
+        if other is not None:
+            raise FeatureViewError(
+                f"{view.name} v{other.version} and v{view.version} in one request would give "
+                f"the same column names; pick one version"
             )
         selected = chosen.setdefault(view, [])
         for f in [feature] if feature else view.features:

@@ -62,12 +62,12 @@ def materialize(
     try:
         with closing(sqlite3.connect(tmp)) as db:
             db.execute(
-                "create table watermark (view text primary key, version integer, "
+                "create table watermark (view text, version integer, latest integer, "
                 "fingerprint text, entity text, as_of text, entities integer, "
-                "features text, materialized_at text)"
+                "features text, materialized_at text, primary key (view, version))"
             )
             for view in views:
-                watermark[view.name] = _write_view(db, con, view)
+                watermark[f"{view.name}@{view.version}"] = _write_view(db, con, view)
             db.commit()
         os.replace(tmp, target)
     finally:
@@ -88,12 +88,13 @@ def _write_view(
         """
     )
     names = [f"{view.name}__{f}" for f in view.features]
+    table = _table(view.name, view.version)
     db.execute(
-        f'create table "{view.name}" (entity text primary key, as_of text, '
+        f'create table "{table}" (entity text primary key, as_of text, '
         + ", ".join(f'"{n}"' for n in names)
         + ")"
     )
-    insert = f'insert into "{view.name}" values ({", ".join("?" * (len(names) + 2))})'
+    insert = f'insert into "{table}" values ({", ".join("?" * (len(names) + 2))})'
     entities, as_of = 0, None
     while batch := cursor.fetchmany(50_000):
         db.executemany(
@@ -105,6 +106,7 @@ def _write_view(
         as_of = latest if as_of is None else max(as_of, latest)
     mark = {
         "version": view.version,
+        "latest": view.latest,
         "fingerprint": view.fingerprint,
         "entity": view.entity,
         "as_of": as_of,
@@ -113,10 +115,11 @@ def _write_view(
         "materialized_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     db.execute(
-        "insert into watermark values (?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into watermark values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             view.name,
             view.version,
+            int(view.latest),
             view.fingerprint,
             view.entity,
             as_of,
@@ -128,20 +131,27 @@ def _write_view(
     return mark
 
 
+def _table(view: str, version: int) -> str:
+    return f"{view}__v{version}"
+
+
 def read_watermark(db: sqlite3.Connection) -> dict[str, dict[str, object]]:
+    """Every view version in the store, keyed ``name@version``."""
     rows = db.execute(
-        "select view, version, fingerprint, entity, as_of, entities, features, materialized_at "
-        "from watermark"
+        "select view, version, latest, fingerprint, entity, as_of, entities, features, "
+        "materialized_at from watermark order by view, version"
     ).fetchall()
     return {
-        r[0]: {
+        f"{r[0]}@{r[1]}": {
+            "view": r[0],
             "version": r[1],
-            "fingerprint": r[2],
-            "entity": r[3],
-            "as_of": r[4],
-            "entities": r[5],
-            "features": json.loads(r[6]),
-            "materialized_at": r[7],
+            "latest": bool(r[2]),
+            "fingerprint": r[3],
+            "entity": r[4],
+            "as_of": r[5],
+            "entities": r[6],
+            "features": json.loads(r[7]),
+            "materialized_at": r[8],
         }
         for r in rows
     }
@@ -156,18 +166,37 @@ def open_store(paths: Paths) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
 
 
-def get_online_features(paths: Paths, entity_ids: list[str]) -> OnlineFeatures:
-    """Latest features of each id from every view in the store, plus the store's watermark."""
+def get_online_features(
+    paths: Paths, entity_ids: list[str], versions: dict[str, int] | None = None
+) -> OnlineFeatures:
+    """Latest features of each id, plus the watermark of the view versions read.
+
+    ``versions`` pins view versions (what a model was trained on); other views, or all
+    views without it, are read in their latest version. Columns are ``<view>__<feature>``.
+    """
     ids = [str(i) for i in entity_ids]
+    versions = versions or {}
     with closing(open_store(paths)) as db:
-        watermark = read_watermark(db)
+        stored = read_watermark(db)
+        watermark = {}
+        for mark in stored.values():
+            wanted = versions.get(mark["view"])
+            if (wanted is None and mark["latest"]) or wanted == mark["version"]:
+                watermark[mark["view"]] = mark
+        absent = [f"{v}@{n}" for v, n in versions.items() if v not in watermark]
+        if absent:
+            raise OnlineStoreError(
+                f"the online store does not hold {', '.join(absent)}; "
+                f"it holds {', '.join(stored) or 'nothing'}"
+            )
         rows: dict[str, dict[str, object]] = {}
+        placeholders = ", ".join("?" * len(ids))
         for view, mark in watermark.items():
             names = mark["features"]
-            placeholders = ", ".join("?" * len(ids))
+            table = _table(view, mark["version"])
             for entity, *values in db.execute(
                 f"select entity, {', '.join(_q(n) for n in names)} "
-                f"from {_q(view)} where entity in ({placeholders})",
+                f"from {_q(table)} where entity in ({placeholders})",
                 ids,
             ):
                 rows.setdefault(entity, {}).update(zip(names, values, strict=True))

@@ -51,7 +51,13 @@ def compiled_sql(tmp_path_factory, dbt_manifest):
         capture_output=True,
     )
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
-    return [(schema, name, nodes[f"model.fti.{name}"]["compiled_code"]) for schema, name in MODELS]
+    # Versioned models have ids like model.fti.customer_features.v1: take the latest version.
+    latest = {
+        n["name"]: n
+        for n in nodes.values()
+        if n["resource_type"] == "model" and n.get("version") in (None, n.get("latest_version"))
+    }
+    return [(schema, name, latest[name]["compiled_code"]) for schema, name in MODELS]
 
 
 def run_models(compiled_sql, transactions: pd.DataFrame) -> duckdb.DuckDBPyConnection:

@@ -10,16 +10,26 @@ import pytest
 
 from ml import registry
 from ml.feature_views import FeatureViewError, feature_views, resolve, serving_selection
-from ml.online_store import get_online_features, materialize, open_store, read_watermark, store_path
+from ml.online_store import (
+    OnlineStoreError,
+    get_online_features,
+    materialize,
+    open_store,
+    read_watermark,
+    store_path,
+)
 from orchestration.cli import main
 
 
 def test_features_list_json(built_home, capsys):
     assert main(["features", "list", "--json"]) == 0
     views = json.loads(capsys.readouterr().out)
-    assert [v["name"] for v in views] == ["customer_features"]
-    view = views[0]
-    assert set(view) == {
+    assert [(v["name"], v["version"]) for v in views] == [
+        ("customer_features", 1),
+        ("customer_features", 2),
+    ]
+    view, v2 = views
+    assert set(view) >= {
         "name",
         "version",
         "entity",
@@ -29,6 +39,11 @@ def test_features_list_json(built_home, capsys):
         "relation",
         "fingerprint",
     }
+    # v2 lives beside v1 under its own name, with v1's features and two more.
+    assert v2["relation"] == "features.customer_features_v2"
+    assert v2["features"] == [*view["features"], "spend_trend_30_90", "transactions_trend_90_365"]
+    assert v2["fingerprint"] != view["fingerprint"]
+    assert view["latest"] and not v2["latest"]
     assert view["entity"] == "customer_id" and view["timestamp_column"] == "as_of_date"
     assert view["max_age_days"] == 7 and view["relation"] == "features.customer_features"
     assert "recency_days" in view["features"] and "last_purchase_date" not in view["features"]
@@ -42,6 +57,11 @@ def test_fingerprint_follows_the_sql(dbt_manifest):
     upstream["checksum"]["checksum"] = "changed"
     changed = feature_views(manifest)[0].fingerprint
     assert changed != before
+    # v2 builds on v1, so changing v2 leaves v1 alone, and changing v1 changes v2.
+    v2_before = feature_views(manifest)[1].fingerprint
+    manifest["nodes"]["model.fti.customer_features.v2"]["checksum"]["checksum"] = "v2 changed"
+    assert feature_views(manifest)[0].fingerprint == changed
+    assert feature_views(manifest)[1].fingerprint != v2_before
     # A downstream model is not part of the view's definition.
     manifest["nodes"]["model.fti.churn_labels"]["checksum"]["checksum"] = "changed too"
     assert feature_views(manifest)[0].fingerprint == changed
@@ -114,7 +134,11 @@ def test_unknown_feature_is_refused(built_home, tmp_path, capsys):
     assert code == 2
     assert "has no feature 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
-    assert resolve(feature_views(), None)  # every feature of every view by default
+    views = feature_views()
+    assert [(v.name, v.version) for v in resolve(views, None)] == [("customer_features", 1)]
+    assert [v.version for v in resolve(views, ["customer_features@2:spend_trend_30_90"])] == [2]
+    with pytest.raises(FeatureViewError, match="pick one version"):
+        resolve(views, ["customer_features:recency_days", "customer_features@2:recency_days"])
 
 
 def test_online_store_equals_the_latest_offline_snapshot(built_home, capsys):
@@ -138,6 +162,13 @@ def test_online_store_equals_the_latest_offline_snapshot(built_home, capsys):
         offline = latest[feature].astype(object).where(latest[feature].notna(), None).tolist()
         assert online == offline, feature
 
+    # Version 2 on request, with its extra features.
+    v2 = get_online_features(built_home, ids[:1], versions={"customer_features": 2})
+    assert v2.watermark["customer_features"]["version"] == 2
+    assert "customer_features__spend_trend_30_90" in v2.rows[ids[0]]
+    with pytest.raises(OnlineStoreError, match="does not hold customer_features@7"):
+        get_online_features(built_home, ids[:1], versions={"customer_features": 7})
+
     assert main(["features", "online", ids[0], "nobody", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["missing"] == ["nobody"] and set(report["rows"]) == {ids[0]}
@@ -146,13 +177,13 @@ def test_online_store_equals_the_latest_offline_snapshot(built_home, capsys):
 def test_online_store_swap_never_disturbs_a_reader(built_home):
     reader = open_store(built_home)
     try:
-        before = read_watermark(reader)["customer_features"]["materialized_at"]
+        before = read_watermark(reader)["customer_features@1"]["materialized_at"]
         with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
             time.sleep(1.1)  # watermark times have one-second resolution
             materialize(built_home, con, feature_views())
         # The open reader still sees the store it opened; a new reader sees the new one.
-        assert read_watermark(reader)["customer_features"]["materialized_at"] == before
-        assert reader.execute('select count(*) from "customer_features"').fetchone()[0] > 0
+        assert read_watermark(reader)["customer_features@1"]["materialized_at"] == before
+        assert reader.execute('select count(*) from "customer_features__v1"').fetchone()[0] > 0
         after = get_online_features(built_home, ["x"]).watermark["customer_features"]
         assert after["materialized_at"] > before
     finally:

@@ -103,3 +103,13 @@ def test_training_set_joins_features_point_in_time(warehouse):
         ("C", AS_OF, 29, 10.0, 1),
         ("D", AS_OF, 3, 20.0, 0),
     ]
+
+
+def test_version_2_adds_trends(warehouse):
+    rows = warehouse.execute(
+        "select customer_id, spend_trend_30_90, transactions_trend_90_365 "
+        "from features.customer_features_v2 where as_of_date = ? order by 1",
+        [AS_OF],
+    ).fetchall()
+    # A: 30 / (60 / 3) = 1.5 and 4 / (4 / (365 / 90)) = 4.0556; B spent nothing in 30 days.
+    assert rows == [("A", 1.5, 4.0556), ("B", 0.0, 4.0556), ("C", 0.9, 4.0556), ("D", 3.0, 4.0556)]

@@ -13,6 +13,7 @@ PIPELINE_KEYS = [
     ["features", "int_customer_daily"],
     ["features", "feature_snapshot_dates"],
     ["features", "customer_features"],
+    ["features", "customer_features_v2"],
     ["training", "churn_labels"],
     ["training", "training_set"],
     ["models", "churn_model"],

@@ -23,7 +23,7 @@ class FtiDbtTranslator(DagsterDbtTranslator):
         if props["resource_type"] != "model":
             return spec.replace_attributes(group_name="ingestion")
         return spec.replace_attributes(
-            key=dg.AssetKey([props["schema"], props["name"]]),
+            key=dg.AssetKey([props["schema"], props.get("alias") or props["name"]]),
             group_name=GROUP_BY_SCHEMA.get(props["schema"], "features"),
         )
 
