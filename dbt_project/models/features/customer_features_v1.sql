@@ -1,5 +1,16 @@
 -- Customer feature timeline: one row per customer and as-of date (from their first purchase
 -- on), using only purchases on or before the as-of date. Windows are (as_of - N days, as_of].
+-- Incremental: only snapshots on or after incremental_from are rebuilt (the previous
+-- last-day snapshot, no longer a snapshot date, is dropped).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ incremental_delete('as_of_date', also='as_of_date not in (select as_of_date from ' ~ ref('feature_snapshot_dates') ~ ')') }}",
+) }}
+
+{%- set start = incremental_from() %}
+
 with
 
 daily as (
@@ -8,6 +19,9 @@ daily as (
 
 snapshot_dates as (
     select * from {{ ref('feature_snapshot_dates') }}
+    {%- if start is not none %}
+    where as_of_date >= date '{{ start }}'
+    {%- endif %}
 ),
 
 customers as (

@@ -1,10 +1,22 @@
 -- Customer feature timeline, version 2: everything in v1 plus trend features that compare
 -- the recent window with a longer one. A customer slowing down shows a falling trend before
 -- recency grows. Lives beside v1 so models trained on v1 keep being served.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ incremental_delete('as_of_date', also='as_of_date not in (select as_of_date from ' ~ ref('feature_snapshot_dates') ~ ')') }}",
+) }}
+
+{%- set start = incremental_from() %}
+
 with
 
 v1 as (
     select * from {{ ref('customer_features', v=1) }}
+    {%- if start is not none %}
+    where as_of_date >= date '{{ start }}'
+    {%- endif %}
 ),
 
 final as (

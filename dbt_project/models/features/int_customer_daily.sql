@@ -1,6 +1,17 @@
 -- One row per customer and purchase day, with running totals up to and including that day.
 -- Running totals turn every windowed aggregate into a difference of two point lookups,
 -- so features at any as-of date cost one ASOF join instead of a range join.
+-- Incremental: only days on or after incremental_from are rebuilt, continuing each
+-- customer's running totals from the last day before it.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ incremental_delete('activity_date') }}",
+) }}
+
+{%- set start = incremental_from() %}
+
 with
 
 transactions as (
@@ -15,19 +26,44 @@ daily as (
         sum(amount) as spend,
         sum(coalesce(quantity, 1)) as items
     from transactions
+    {%- if start is not none %}
+    where transaction_date >= date '{{ start }}'
+    {%- endif %}
     group by customer_id, transaction_date
+),
+
+-- Running totals up to the day before the rebuilt range (nothing on a full build).
+prior as (
+    {%- if start is not none %}
+    select
+        customer_id,
+        max(cumulative_transactions) as transactions,
+        max(cumulative_spend) as spend,
+        max(cumulative_items) as items,
+        max(cumulative_active_days) as active_days
+    from {{ this }}
+    where activity_date < date '{{ start }}'
+    group by customer_id
+    {%- else %}
+    select null::varchar as customer_id, 0 as transactions, 0 as spend, 0 as items,
+           0 as active_days
+    where false
+    {%- endif %}
 ),
 
 final as (
     select
-        *,
-        sum(transactions) over customer_history as cumulative_transactions,
-        sum(spend) over customer_history as cumulative_spend,
-        sum(items) over customer_history as cumulative_items,
-        row_number() over customer_history as cumulative_active_days
+        daily.*,
+        coalesce(prior.transactions, 0)
+            + sum(daily.transactions) over customer_history as cumulative_transactions,
+        coalesce(prior.spend, 0) + sum(daily.spend) over customer_history as cumulative_spend,
+        coalesce(prior.items, 0) + sum(daily.items) over customer_history as cumulative_items,
+        coalesce(prior.active_days, 0)
+            + row_number() over customer_history as cumulative_active_days
     from daily
+    left join prior on prior.customer_id = daily.customer_id
     window customer_history as (
-        partition by customer_id order by activity_date
+        partition by daily.customer_id order by daily.activity_date
         rows between unbounded preceding and current row
     )
 )

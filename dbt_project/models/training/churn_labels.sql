@@ -1,5 +1,15 @@
 -- Churn labels: for each active customer at each grid as-of date whose horizon has fully
 -- passed, did they buy again within churn_horizon_days? churned = 1 when they did not.
+-- Incremental: labels whose horizon reaches incremental_from or later are rebuilt.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ incremental_delete('as_of_date', lookback_days=var('churn_horizon_days')) }}",
+) }}
+
+{%- set start = incremental_from() %}
+
 with
 
 features as (
@@ -25,6 +35,9 @@ labelable as (
     where s.is_grid_date
       and f.as_of_date + {{ var("churn_horizon_days") }} <= s.data_end_date
       and f.recency_days <= {{ var("active_window_days") }}
+      {%- if start is not none %}
+      and f.as_of_date >= date '{{ start }}' - {{ var("churn_horizon_days") }}
+      {%- endif %}
 ),
 
 observed as (
