@@ -67,13 +67,20 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             con.execute(f'alter table _upload rename column "{original}" to "{name}"')
 
 
-def _publish_raw(con: duckdb.DuckDBPyConnection, customers_sql: str) -> IngestResult:
-    """Replace the raw tables from ``_upload`` in one transaction."""
+def _publish_raw(
+    con: duckdb.DuckDBPyConnection, customers_sql: str, append: bool = False
+) -> IngestResult:
+    """Replace (or, with ``append``, extend) the raw tables from ``_upload``, atomically.
+
+    A row without a transaction_id gets one derived from its content and its occurrence
+    among identical rows, so that loading the same file twice (say, a re-sent day) yields
+    the same ids, which staging deduplicates, while two identical purchases stay two.
+    """
     present = {r[0] for r in con.execute("describe _upload").fetchall()}
-    tx_id = (
+    given_id = (
         "nullif(trim(cast(transaction_id as varchar)), '')"
         if "transaction_id" in present
-        else "'row-' || cast(_row as varchar)"
+        else "null::varchar"
     )
     quantity = "try_cast(quantity as integer)" if "quantity" in present else "null::integer"
     con.execute("begin transaction")
@@ -84,7 +91,11 @@ def _publish_raw(con: duckdb.DuckDBPyConnection, customers_sql: str) -> IngestRe
             create or replace temp table _typed as
             select
                 _row,
-                coalesce({tx_id}, 'row-' || cast(_row as varchar)) as transaction_id,
+                coalesce(
+                    {given_id},
+                    'h' || md5(concat_ws('|', customer_id, transaction_ts, amount, row_number()
+                        over (partition by customer_id, transaction_ts, amount order by _row)))
+                ) as transaction_id,
                 nullif(trim(cast(customer_id as varchar)), '') as customer_id,
                 try_cast(transaction_ts as timestamp) as transaction_ts,
                 try_cast(amount as double) as amount,
@@ -100,38 +111,52 @@ def _publish_raw(con: duckdb.DuckDBPyConnection, customers_sql: str) -> IngestRe
                     when not isfinite(try_cast(amount as double)) then 'non-finite amount'
                     when try_cast(amount as double) <= 0 then 'amount not positive'
                 end as reject_reason
-            from (select *, row_number() over () as _row from _upload)
+            from (
+                select * exclude (customer_id, transaction_ts, amount),
+                       cast(customer_id as varchar) as customer_id,
+                       cast(transaction_ts as varchar) as transaction_ts,
+                       cast(amount as varchar) as amount,
+                       row_number() over () as _row
+                from _upload
+            )
             """
         )
-        con.execute(
-            """
-            create or replace table raw.transactions as
-            select transaction_id, customer_id, transaction_ts, amount, quantity
-            from _typed where reject_reason is null order by _row
-            """
+        good_rows = (
+            "select transaction_id, customer_id, transaction_ts, amount, quantity "
+            "from _typed where reject_reason is null order by _row"
         )
-        con.execute(
-            """
-            create or replace table raw.rejected_transactions as
-            select _row as source_row, customer_id, raw_transaction_ts as transaction_ts,
-                   raw_amount as amount, reject_reason
-            from _typed where reject_reason is not null order by _row
-            """
+        bad_rows = (
+            "select _row as source_row, customer_id, raw_transaction_ts as transaction_ts, "
+            "raw_amount as amount, reject_reason "
+            "from _typed where reject_reason is not null order by _row"
         )
-        con.execute(f"create or replace table raw.customers as {customers_sql}")
-        good = con.execute(
-            "select count(*), min(transaction_ts)::varchar, max(transaction_ts)::varchar "
-            "from raw.transactions"
-        ).fetchone()
-        if good[0] == 0:
+        batch = con.execute(
+            "select count(*) filter (where reject_reason is null), "
+            "count(*) filter (where reject_reason is not null), "
+            "min(transaction_ts) filter (where reject_reason is null)::varchar, "
+            "max(transaction_ts) filter (where reject_reason is null)::varchar from _typed"
+        ).fetchall()[0]
+        if batch[0] == 0:
             raise InputError("no usable rows: every row was rejected (see the reasons above)")
-        rejected = con.execute("select count(*) from raw.rejected_transactions").fetchone()[0]
-        customers = con.execute("select count(*) from raw.customers").fetchone()[0]
+        exists = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw'"
+            ).fetchall()
+        }
+        if append and {"transactions", "rejected_transactions", "customers"} <= exists:
+            con.execute(f"insert into raw.transactions {good_rows}")
+            con.execute(f"insert into raw.rejected_transactions {bad_rows}")
+        else:
+            con.execute(f"create or replace table raw.transactions as {good_rows}")
+            con.execute(f"create or replace table raw.rejected_transactions as {bad_rows}")
+            con.execute(f"create or replace table raw.customers as {customers_sql}")
+        customers = con.execute("select count(*) from raw.customers").fetchall()[0][0]
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return IngestResult(good[0], rejected, customers, good[1], good[2])
+    return IngestResult(batch[0], batch[1], customers, batch[2], batch[3])
 
 
 _NO_CUSTOMERS = (
@@ -140,19 +165,29 @@ _NO_CUSTOMERS = (
 )
 
 
-def validate_file(path: Path | str) -> None:
-    """Raise InputError when the file cannot be used, without touching the warehouse."""
+def validate_file(path: Path | str) -> str | None:
+    """Raise InputError when the file cannot be used, without touching the warehouse.
+
+    Returns the date of the earliest parseable transaction, where an incremental build of
+    the new rows must start.
+    """
     con = duckdb.connect()
     try:
         _stage_file(con, Path(path))
+        return con.execute(
+            "select min(try_cast(transaction_ts as timestamp))::date::varchar from _upload"
+        ).fetchall()[0][0]
     finally:
         con.close()
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, path: Path | str) -> IngestResult:
-    """Ingest a user's transaction file; it carries no customer attributes."""
+def ingest_file(
+    con: duckdb.DuckDBPyConnection, path: Path | str, append: bool = False
+) -> IngestResult:
+    """Ingest a user's transaction file (it carries no customer attributes); with ``append``
+    its rows are added to what is loaded, as for a new day's file."""
     _stage_file(con, Path(path))
-    return _publish_raw(con, _NO_CUSTOMERS)
+    return _publish_raw(con, _NO_CUSTOMERS, append=append)
 
 
 def ingest_frames(

@@ -103,3 +103,18 @@ def test_file_with_only_bad_rows_changes_nothing(tmp_path, con):
     with pytest.raises(InputError, match="every row was rejected"):
         ingest_file(con, write(tmp_path, "bad.csv", "customer_id,transaction_ts,amount\n1,x,10\n"))
     assert con.execute("select count(*) from raw.transactions").fetchone()[0] == 1
+
+
+def test_append_adds_rows_and_resent_rows_keep_their_ids(tmp_path, con):
+    day1 = write(
+        tmp_path, "d1.csv", "customer_id,transaction_ts,amount\n1,2024-01-01,10\n1,2024-01-01,10\n"
+    )
+    day2 = write(tmp_path, "d2.csv", "customer_id,transaction_ts,amount\n2,2024-01-02,5\nx,bad,1\n")
+    ingest_file(con, day1)
+    result = ingest_file(con, day2, append=True)
+    assert (result.transactions, result.rejected, result.first_ts) == (1, 1, "2024-01-02 00:00:00")
+    ingest_file(con, day1, append=True)  # the same day sent again
+    ids = con.execute("select transaction_id from raw.transactions order by all").fetchall()
+    assert len(ids) == 5 and len(set(ids)) == 3  # two identical purchases stay two
+    assert con.execute("select count(*) from raw.rejected_transactions").fetchone()[0] == 1
+    assert validate_file(day2) == "2024-01-02"

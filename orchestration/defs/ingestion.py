@@ -15,6 +15,11 @@ class IngestConfig(dg.Config):
         description="CSV or Parquet transaction log to use instead of generated data; needs "
         "customer_id, transaction_ts and amount (transaction_id, quantity optional).",
     )
+    append: bool = Field(
+        default=False,
+        description="Add the file's rows to those already loaded (a new day's file) instead "
+        "of replacing them.",
+    )
     customers: int = Field(default=5000, description="Customers to generate (generated data).")
     seed: int = Field(default=7, description="Seed of the generator (generated data).")
 
@@ -41,7 +46,7 @@ def raw_transaction_log(context: dg.AssetExecutionContext, config: IngestConfig)
     paths = export_environment()
     with connect(paths.warehouse) as con:
         if config.transactions_path:
-            result = ingest.ingest_file(con, config.transactions_path)
+            result = ingest.ingest_file(con, config.transactions_path, append=config.append)
             source = config.transactions_path
         else:
             log = datagen.generate(customers=config.customers, seed=config.seed)
@@ -52,6 +57,7 @@ def raw_transaction_log(context: dg.AssetExecutionContext, config: IngestConfig)
         asset_key=["raw", "transactions"],
         metadata={
             "source": source,
+            "mode": "append" if config.append and config.transactions_path else "replace",
             "dagster/row_count": result.transactions,
             "first_transaction": result.first_ts,
             "last_transaction": result.last_ts,
