@@ -327,6 +327,13 @@ def cmd_features_online(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server(sub, name: str, help: str, port: int, func) -> None:
+    command = sub.add_parser(name, help=help)
+    command.add_argument("--port", type=int, default=port)
+    command.add_argument("--host", default="127.0.0.1")
+    command.set_defaults(func=func)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="fti", description=__doc__.splitlines()[0])
     sub = root.add_subparsers(dest="command", required=True)
@@ -354,10 +361,7 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="one JSON object")
     st.set_defaults(func=cmd_status)
 
-    ui = sub.add_parser("ui", help="the Dagster UI on the instance the CLI records runs in")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.set_defaults(func=cmd_ui)
+    _server(sub, "ui", "the Dagster UI on the instance the CLI records runs in", 3000, cmd_ui)
 
     features = sub.add_parser("features", help="the feature store: views, point-in-time retrieval")
     fsub = features.add_subparsers(dest="features_command", required=True)
@@ -376,15 +380,9 @@ def parser() -> argparse.ArgumentParser:
     online.add_argument("--json", action="store_true", help="one JSON object")
     online.set_defaults(func=cmd_features_online)
 
-    docs = sub.add_parser("docs", help="dbt docs: feature lineage and descriptions")
-    docs.add_argument("--port", type=int, default=8080)
-    docs.add_argument("--host", default="127.0.0.1")
-    docs.set_defaults(func=cmd_docs)
+    _server(sub, "docs", "dbt docs: feature lineage and descriptions", 8080, cmd_docs)
 
-    dash = sub.add_parser("dashboard", help="the Streamlit dashboard")
-    dash.add_argument("--port", type=int, default=8501)
-    dash.add_argument("--host", default="127.0.0.1")
-    dash.set_defaults(func=cmd_dashboard)
+    _server(sub, "dashboard", "the Streamlit dashboard", 8501, cmd_dashboard)
     return root
 
 

@@ -23,3 +23,12 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{# Pre-hook of feature timelines: also drop snapshot dates that are no longer snapshot dates
+   (the previous last-day snapshot, once newer data arrives). #}
+{% macro incremental_delete_snapshots() -%}
+    {{ return(incremental_delete(
+        'as_of_date',
+        also='as_of_date not in (select as_of_date from ' ~ ref('feature_snapshot_dates') ~ ')'
+    )) }}
+{%- endmacro %}

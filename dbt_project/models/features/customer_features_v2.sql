@@ -5,7 +5,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
-    pre_hook="{{ incremental_delete('as_of_date', also='as_of_date not in (select as_of_date from ' ~ ref('feature_snapshot_dates') ~ ')') }}",
+    pre_hook="{{ incremental_delete_snapshots() }}",
 ) }}
 
 {%- set start = incremental_from() %}
