@@ -54,11 +54,14 @@ def build_data(folder: Path, spine_rows: int, entities: int, times: int) -> None
     con.close()
 
 
-def run_contender(kind: str, folder: Path) -> dict:
+def run_contender(kind: str, folder: Path, memory_limit: str | None) -> dict:
     from ml.feature_views import FeatureView
     from ml.retrieval import write_historical_features
 
     con = duckdb.connect(str(folder / "features.duckdb"), read_only=True)
+    if memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit}'")
+        con.execute(f"set temp_directory = '{folder / 'spill'}'")
     out = folder / f"{kind}.parquet"
     started = time.perf_counter()
     if kind == "ours":
@@ -110,11 +113,14 @@ def main() -> None:
     parser.add_argument("--times", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results_pit.json"))
+    parser.add_argument(
+        "--memory-limit", help="DuckDB memory_limit for both contenders, e.g. 1GB (spills)"
+    )
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
-        print(json.dumps(run_contender(args.contender, Path(args.folder))))
+        print(json.dumps(run_contender(args.contender, Path(args.folder), args.memory_limit)))
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +132,8 @@ def main() -> None:
         for _ in range(args.repeats + 1):  # the first pair warms the page cache
             for kind in ("ours", "hand"):
                 child = subprocess.run(
-                    [sys.executable, __file__, "--contender", kind, "--folder", tmp],
+                    [sys.executable, __file__, "--contender", kind, "--folder", tmp]
+                    + (["--memory-limit", args.memory_limit] if args.memory_limit else []),
                     capture_output=True,
                     text=True,
                     check=True,
@@ -142,6 +149,7 @@ def main() -> None:
             "platform": platform.platform(),
             "duckdb": duckdb.__version__,
         },
+        "memory_limit": args.memory_limit,
         "spine_rows": args.spine_rows,
         "feature_rows": args.entities * args.times,
         "features": len(FEATURES),

@@ -6,6 +6,7 @@ callers hold connections briefly and never across a dbt invocation.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,13 @@ import duckdb
 
 @contextmanager
 def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection; ``FTI_DUCKDB_MEMORY_LIMIT`` (e.g. ``1GB``) caps its memory, and large
+    joins then spill to a folder beside the warehouse instead of growing with the data."""
     con = duckdb.connect(str(path), read_only=read_only)
+    limit = os.environ.get("FTI_DUCKDB_MEMORY_LIMIT")
+    if limit:
+        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
+        con.execute(f"set temp_directory = '{Path(path).parent / 'duckdb_spill'}'")
     try:
         yield con
     finally:
