@@ -59,6 +59,22 @@ def test_demo_on_a_users_own_log(tmp_path):
     assert (home / "dagster" / "dagster.yaml").exists()
     assert (home / "mlflow" / "mlflow.db").exists()
 
+    # The feature store on the user's data: online lookup and point-in-time retrieval.
+    online = json.loads(fti("features", "online", "17", "no-such-id", "--json", home=home).stdout)
+    assert online["missing"] == ["no-such-id"]
+    assert online["watermark"]["customer_features"]["as_of"].startswith("2015-12")
+    assert online["rows"]["17"]["customer_features__country"] == "unknown"
+    spine = tmp_path / "spine.csv"
+    spine.write_text("customer_id,event_timestamp\n17,2015-06-01\n17,2013-01-01\n")
+    out = tmp_path / "features.csv"
+    run = fti("features", "historical", "--spine", str(spine), "--out", str(out), home=home)
+    assert run.returncode == 0, run.stderr
+    frame = pd.read_csv(out)
+    assert len(frame) == 2 and frame["customer_features__recency_days"].notna().tolist() == [
+        True,
+        False,  # before the customer's first purchase: nothing is known yet
+    ]
+
 
 def test_missing_column_is_refused_before_anything_changes(tmp_path):
     bad = tmp_path / "bad.csv"
