@@ -111,11 +111,11 @@ def status(paths: Paths) -> dict[str, object]:
     }
 
 
-def _print_summary(report: dict[str, object], seconds: float) -> None:
+def _print_summary(report: dict[str, object], headline: str) -> None:
     champion = report["champion"] or {}
     metrics = champion.get("metrics", {})
     predictions = report["predictions"]
-    print(f"\nFTI demo finished in {seconds:.0f} s  (FTI_HOME={report['fti_home']})")
+    print(f"\n{headline}  (FTI_HOME={report['fti_home']})")
     print(f"  champion model : {champion.get('name')} v{champion.get('version')}")
     print(
         "  holdout        : "
@@ -148,7 +148,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"fti: the pipeline failed; published results are unchanged.\n{detail}", file=sys.stderr
         )
         return 1
-    _print_summary(status(paths), time.perf_counter() - started)
+    _print_summary(status(paths), f"FTI demo finished in {time.perf_counter() - started:.0f} s")
     return 0
 
 
@@ -176,8 +176,10 @@ def cmd_update(args: argparse.Namespace) -> int:
             f"fti: the update failed; published results are unchanged.\n{detail}", file=sys.stderr
         )
         return 1
-    print(f"features rebuilt incrementally from {first_day}")
-    _print_summary(status(paths), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    _print_summary(
+        status(paths), f"Update finished in {seconds:.0f} s; features rebuilt from {first_day}"
+    )
     return 0
 
 
@@ -186,7 +188,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
-        _print_summary(report, 0.0)
+        _print_summary(report, f"Published {report['published_at'] or 'nothing yet'}")
     return 0
 
 
