@@ -8,7 +8,7 @@ that scores, and training and inference cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,6 @@ class Evaluation:
     report: str
     rows: int
     positives: int
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def feature_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:

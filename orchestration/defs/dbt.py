@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,7 +66,10 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     open it. Events are therefore held back until the build finishes, in their order.
     """
     paths = export_environment()
-    events = list(dbt.cli(build_args(config), context=context).stream())
+    invocation = dbt.cli(build_args(config), context=context)
+    events = list(invocation.stream())
+    # dagster-dbt gives every invocation its own target folder; nothing reads it afterwards.
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
     keys = context.assets_def.keys_by_output_name
     with connect(paths.warehouse, read_only=True) as con:
         for event in events:
