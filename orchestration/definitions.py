@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from orchestration.defs.daily import DAILY, daily_transactions
 from orchestration.defs.dbt import dbt_models
 from orchestration.defs.inference import (
     churn_predictions,
@@ -17,19 +18,31 @@ from orchestration.defs.training import churn_model
 from orchestration.project import dbt_project
 
 PIPELINE_JOB = "fti_pipeline"
+DAILY_JOB = "daily_update"
 
 # All writers share one DuckDB file, which takes one writer process at a time: the job runs
 # in-process, one step after another, and every writer is also in the `warehouse` pool.
 fti_pipeline = dg.define_asset_job(
     PIPELINE_JOB,
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(daily_transactions),
     executor_def=dg.in_process_executor,
     description="Ingest, build features, fill the online store, train and gate, score, publish.",
+)
+
+# A run per landed day (or a backfill of a range of days, as one run): the day's rows are
+# appended, dbt rebuilds from that day, and the rest of the graph follows.
+daily_update = dg.define_asset_job(
+    DAILY_JOB,
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(raw_transaction_log),
+    executor_def=dg.in_process_executor,
+    partitions_def=DAILY,
+    description="Append the landed files of the run's days; rebuild features incrementally.",
 )
 
 defs = dg.Definitions(
     assets=[
         raw_transaction_log,
+        daily_transactions,
         dbt_models,
         online_feature_store,
         churn_model,
@@ -37,6 +50,6 @@ defs = dg.Definitions(
         dashboard_snapshot,
     ],
     asset_checks=[every_customer_scored_once],
-    jobs=[fti_pipeline],
+    jobs=[fti_pipeline, daily_update],
     resources={"dbt": DbtCliResource(project_dir=dbt_project())},
 )

@@ -26,6 +26,8 @@ class FtiDbtTranslator(DagsterDbtTranslator):
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] != "model":
             return spec.replace_attributes(group_name="ingestion")
+        if props["name"] == "stg_transactions":  # daily landed files feed raw.transactions too
+            spec = spec.merge_attributes(deps=[dg.AssetKey(["raw", "daily_transactions"])])
         return spec.replace_attributes(
             key=dg.AssetKey([props["schema"], props.get("alias") or props["name"]]),
             group_name=GROUP_BY_SCHEMA.get(props["schema"], "features"),
@@ -66,6 +68,13 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     open it. Events are therefore held back until the build finishes, in their order.
     """
     paths = export_environment()
+    if config.incremental_from is None:
+        # A run of daily partitions rebuilds from its first day (see defs/daily.py).
+        from orchestration.defs.daily import incremental_start
+
+        start = incremental_start(context.run.tags)
+        if start is not None:
+            config = DbtBuildConfig(incremental_from=start)
     invocation = dbt.cli(build_args(config), context=context)
     events = list(invocation.stream())
     # dagster-dbt gives every invocation its own target folder; nothing reads it afterwards.
