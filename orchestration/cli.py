@@ -40,17 +40,12 @@ def _environment() -> Paths:
     return paths
 
 
-def run_pipeline(
-    transactions: str | None = None,
-    customers: int = 5000,
-    seed: int = 7,
-    append: bool = False,
-    incremental_from: str | None = None,
+def _execute(
+    job: str, ops: dict[str, object] | None = None, tags: dict[str, str] | None = None
 ) -> tuple[bool, str]:
-    """Run the whole asset graph once, recorded in the Dagster instance under FTI_HOME.
+    """Run a job of the code location in-process, recorded in the instance under FTI_HOME.
 
-    With ``append`` the file's rows join those already loaded and dbt rebuilds incrementally
-    from ``incremental_from`` (the earliest new day); the rest of the graph runs as usual.
+    Returns (True, run id) or (False, each failed step with its innermost error).
     """
     import dagster as dg
 
@@ -58,22 +53,14 @@ def run_pipeline(
 
     _environment()
     prepare()
-    from orchestration.definitions import PIPELINE_JOB, defs
+    from orchestration.definitions import defs
 
-    ingest_config: dict[str, object] = {"customers": customers, "seed": seed, "append": append}
-    if transactions:
-        ingest_config["transactions_path"] = str(Path(transactions).resolve())
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if ops:
+        run_config["ops"] = ops
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
-            run_config={
-                "ops": {
-                    "raw_transaction_log": {"config": ingest_config},
-                    "dbt_models": {"config": {"incremental_from": incremental_from}},
-                },
-                "loggers": {"console": {"config": {"log_level": "INFO"}}},
-            },
-            instance=instance,
-            raise_on_error=False,
+        result = defs.resolve_job_def(job).execute_in_process(
+            run_config=run_config, instance=instance, tags=tags, raise_on_error=False
         )
     if result.success:
         return True, result.run_id
@@ -83,38 +70,46 @@ def run_pipeline(
         if event.is_step_failure and event.event_specific_data.error is not None
     ]
     return False, "\n".join(failures) or f"run {result.run_id} failed"
+
+
+def run_pipeline(
+    transactions: str | None = None,
+    customers: int = 5000,
+    seed: int = 7,
+    append: bool = False,
+    incremental_from: str | None = None,
+) -> tuple[bool, str]:
+    """Run the whole asset graph once.
+
+    With ``append`` the file's rows join those already loaded and dbt rebuilds incrementally
+    from ``incremental_from`` (the earliest new day); the rest of the graph runs as usual.
+    """
+    from orchestration.project import PIPELINE_JOB
+
+    ingest_config: dict[str, object] = {"customers": customers, "seed": seed, "append": append}
+    if transactions:
+        ingest_config["transactions_path"] = str(Path(transactions).resolve())
+    return _execute(
+        PIPELINE_JOB,
+        ops={
+            "raw_transaction_log": {"config": ingest_config},
+            "dbt_models": {"config": {"incremental_from": incremental_from}},
+        },
+    )
 
 
 def run_days(first: str, last: str | None = None) -> tuple[bool, str]:
     """Materialize the daily partitions first..last as one run of the `daily_update` job:
     their landed files are appended and features rebuilt incrementally from ``first``."""
-    import dagster as dg
+    from orchestration.project import DAILY_JOB
 
-    from orchestration.project import prepare
-
-    _environment()
-    prepare()
-    from orchestration.definitions import DAILY_JOB, defs
-
-    tags = {
-        "dagster/asset_partition_range_start": first,
-        "dagster/asset_partition_range_end": last or first,
-    }
-    with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(DAILY_JOB).execute_in_process(
-            instance=instance,
-            tags=tags,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            raise_on_error=False,
-        )
-    if result.success:
-        return True, result.run_id
-    failures = [
-        f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
-        for event in result.all_events
-        if event.is_step_failure and event.event_specific_data.error is not None
-    ]
-    return False, "\n".join(failures) or f"run {result.run_id} failed"
+    return _execute(
+        DAILY_JOB,
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last or first,
+        },
+    )
 
 
 def _root_cause(error) -> str:

@@ -15,10 +15,7 @@ from orchestration.defs.inference import (
 from orchestration.defs.ingestion import raw_transaction_log
 from orchestration.defs.online import online_feature_store
 from orchestration.defs.training import churn_model
-from orchestration.project import dbt_project
-
-PIPELINE_JOB = "fti_pipeline"
-DAILY_JOB = "daily_update"
+from orchestration.project import DAILY_JOB, PIPELINE_JOB, dbt_project
 
 # All writers share one DuckDB file, which takes one writer process at a time: the job runs
 # in-process, one step after another, and every writer is also in the `warehouse` pool.

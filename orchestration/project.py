@@ -12,6 +12,10 @@ from dagster_dbt import DbtProject
 
 from ml.settings import DBT_PROJECT_DIR, export_environment
 
+# Job names, here so the CLI can name them without loading the definitions.
+PIPELINE_JOB = "fti_pipeline"
+DAILY_JOB = "daily_update"
+
 
 @functools.cache
 def dbt_project() -> DbtProject:
