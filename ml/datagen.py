@@ -31,6 +31,17 @@ COUNTRIES = ["DE", "FR", "GB", "NL", "ES", "IT"]
 COUNTRY_WEIGHTS = [0.3, 0.2, 0.2, 0.1, 0.1, 0.1]
 COUNTRY_LIFETIME = {"DE": 1.1, "FR": 1.0, "GB": 0.9, "NL": 1.15, "ES": 0.85, "IT": 0.95}
 
+# Slowly changing attributes, kept by the CRM as versions with an updated_at. A share of
+# customers join the loyalty programme some weeks after signup (more often the frequent
+# buyers); some members cancel in the weeks before they stop buying, which makes the segment
+# a real but noisy signal, and only as of the time it changed. A few customers move country.
+SEGMENTS = ("standard", "loyalty_member", "loyalty_cancelled")
+JOIN_RATE_SCALE = 0.12  # P(join) = min(0.8, JOIN_RATE_SCALE * purchases per month)
+MEAN_JOIN_DELAY_DAYS = 45.0
+CANCEL_BEFORE_LEAVING = 0.45  # share of leaving members who cancel first
+CANCEL_BY_CHANCE = 0.08  # share of staying members who cancel anyway
+MOVE_SHARE = 0.04
+
 MEAN_LIFETIME_DAYS = 520.0
 MEAN_GAP_DAYS = 16.0  # mean days between purchases of an average customer
 DECLINE_DAYS = 90.0  # purchases thin out over this many days before a customer leaves
@@ -38,8 +49,9 @@ DECLINE_DAYS = 90.0  # purchases thin out over this many days before a customer 
 
 @dataclass(frozen=True)
 class GeneratedLog:
-    customers: pd.DataFrame
+    customers: pd.DataFrame  # the CRM's current state: one row per customer, with updated_at
     transactions: pd.DataFrame
+    customer_history: pd.DataFrame  # every attribute version the CRM exported, with updated_at
 
 
 def generate(customers: int = 5000, seed: int = 7) -> GeneratedLog:
@@ -98,12 +110,77 @@ def generate(customers: int = 5000, seed: int = 7) -> GeneratedLog:
             "quantity": quantity.astype("int64"),
         }
     )
+    history = _attribute_history(
+        np.random.default_rng([seed, 1]), ids, signup_day, country, rate, signup_day + lifetime
+    )
+    current = history.groupby("customer_id", sort=True).tail(1).set_index("customer_id")
     customer_frame = pd.DataFrame(
         {
             "customer_id": ids,
             "signup_date": (START + pd.to_timedelta(signup_day, unit="D")).date,
-            "country": country,
             "acquisition_channel": channel,
+            "country": current.loc[ids, "country"].to_numpy(),
+            "segment": current.loc[ids, "segment"].to_numpy(),
+            "updated_at": current.loc[ids, "updated_at"].to_numpy(),
         }
     )
-    return GeneratedLog(customers=customer_frame, transactions=transactions)
+    return GeneratedLog(
+        customers=customer_frame, transactions=transactions, customer_history=history
+    )
+
+
+def _attribute_history(
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    signup_day: np.ndarray,
+    country: np.ndarray,
+    rate: np.ndarray,
+    life_end: np.ndarray,
+) -> pd.DataFrame:
+    """Attribute versions (customer_id, updated_at, country, segment) up to the end of data.
+
+    Drawn from their own generator so that the transactions stay byte-identical to those of
+    earlier versions of this module for the same seed.
+    """
+    n = ids.size
+    events: list[tuple[int, float, str, str]] = []  # (customer, day, country, segment)
+    joins = rng.uniform(size=n) < np.minimum(0.8, JOIN_RATE_SCALE * rate * 30.0)
+    join_day = signup_day + 1.0 + rng.exponential(MEAN_JOIN_DELAY_DAYS, size=n)
+    leaving = life_end < DAYS
+    cancels = rng.uniform(size=n) < np.where(leaving, CANCEL_BEFORE_LEAVING, CANCEL_BY_CHANCE)
+    cancel_day = np.where(
+        leaving,
+        life_end - rng.uniform(0.0, DECLINE_DAYS, size=n),
+        join_day + rng.uniform(30.0, 700.0, size=n),
+    )
+    moves = rng.uniform(size=n) < MOVE_SHARE
+    move_day = signup_day + rng.uniform(0.0, DAYS, size=n)
+    new_country = rng.choice(COUNTRIES, size=n, p=COUNTRY_WEIGHTS)
+    seconds = rng.uniform(0.0, 86400.0, size=(n, 3))
+    for i in range(n):
+        changes = [(float(signup_day[i]), "signup")]
+        if joins[i] and join_day[i] < DAYS:
+            changes.append((join_day[i] + seconds[i, 0] / 86400.0, "join"))
+            if cancels[i] and join_day[i] < cancel_day[i] < DAYS:
+                changes.append((cancel_day[i] + seconds[i, 1] / 86400.0, "cancel"))
+        if moves[i] and move_day[i] < DAYS and new_country[i] != country[i]:
+            changes.append((move_day[i] + seconds[i, 2] / 86400.0, "move"))
+        where, segment = country[i], SEGMENTS[0]
+        for day, kind in sorted(changes):
+            if kind == "join":
+                segment = SEGMENTS[1]
+            elif kind == "cancel":
+                segment = SEGMENTS[2]
+            elif kind == "move":
+                where = new_country[i]
+            events.append((i, day, where, segment))
+    owner = np.array([e[0] for e in events])
+    day = np.array([e[1] for e in events])
+    return pd.DataFrame(
+        {
+            "customer_id": ids[owner],
+            "updated_at": START + pd.to_timedelta(np.floor(day * 86400.0), unit="s"),
+            "country": [e[2] for e in events],
+            "segment": [e[3] for e in events],
+        }
+    )

@@ -16,7 +16,17 @@ import pandas as pd
 
 REQUIRED_COLUMNS = ("customer_id", "transaction_ts", "amount")
 OPTIONAL_COLUMNS = ("transaction_id", "quantity")
-CUSTOMER_COLUMNS = ("customer_id", "signup_date", "country", "acquisition_channel")
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "signup_date",
+    "acquisition_channel",
+    "country",
+    "segment",
+    "updated_at",
+)
+HISTORY_COLUMNS = ("customer_id", "updated_at", "country", "segment")
+# A full load starts a new attribute history: the dbt snapshot of the old source must go too.
+ATTRIBUTE_SNAPSHOT = "snapshots.customers_snapshot"
 
 
 class InputError(ValueError):
@@ -68,7 +78,10 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def _publish_raw(
-    con: duckdb.DuckDBPyConnection, customers_sql: str, append: bool = False
+    con: duckdb.DuckDBPyConnection,
+    customers_sql: str,
+    history_sql: str,
+    append: bool = False,
 ) -> IngestResult:
     """Replace (or, with ``append``, extend) the raw tables from ``_upload``, atomically.
 
@@ -144,13 +157,16 @@ def _publish_raw(
                 "select table_name from information_schema.tables where table_schema = 'raw'"
             ).fetchall()
         }
-        if append and {"transactions", "rejected_transactions", "customers"} <= exists:
+        raw_tables = {"transactions", "rejected_transactions", "customers", "customer_history"}
+        if append and raw_tables <= exists:
             con.execute(f"insert into raw.transactions {good_rows}")
             con.execute(f"insert into raw.rejected_transactions {bad_rows}")
         else:
             con.execute(f"create or replace table raw.transactions as {good_rows}")
             con.execute(f"create or replace table raw.rejected_transactions as {bad_rows}")
             con.execute(f"create or replace table raw.customers as {customers_sql}")
+            con.execute(f"create or replace table raw.customer_history as {history_sql}")
+            con.execute(f"drop table if exists {ATTRIBUTE_SNAPSHOT}")
         customers = con.execute("select count(*) from raw.customers").fetchall()[0][0]
         con.execute("commit")
     except Exception:
@@ -161,7 +177,12 @@ def _publish_raw(
 
 _NO_CUSTOMERS = (
     "select null::varchar as customer_id, null::date as signup_date, "
-    "null::varchar as country, null::varchar as acquisition_channel where false"
+    "null::varchar as acquisition_channel, null::varchar as country, "
+    "null::varchar as segment, null::timestamp as updated_at where false"
+)
+_NO_HISTORY = (
+    "select null::varchar as customer_id, null::timestamp as updated_at, "
+    "null::varchar as country, null::varchar as segment where false"
 )
 
 
@@ -187,23 +208,124 @@ def ingest_file(
     """Ingest a user's transaction file (it carries no customer attributes); with ``append``
     its rows are added to what is loaded, as for a new day's file."""
     _stage_file(con, Path(path))
-    return _publish_raw(con, _NO_CUSTOMERS, append=append)
+    return _publish_raw(con, _NO_CUSTOMERS, _NO_HISTORY, append=append)
 
 
 def ingest_frames(
-    con: duckdb.DuckDBPyConnection, transactions: pd.DataFrame, customers: pd.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    transactions: pd.DataFrame,
+    customers: pd.DataFrame,
+    customer_history: pd.DataFrame | None = None,
 ) -> IngestResult:
     """Ingest in-memory frames (the generator's output) through the same validation path."""
     con.register("_tx_frame", transactions)
     con.register("_customer_frame", customers[list(CUSTOMER_COLUMNS)])
+    if customer_history is not None:
+        con.register("_history_frame", customer_history[list(HISTORY_COLUMNS)])
     try:
         con.execute("create or replace temp table _upload as select * from _tx_frame")
         return _publish_raw(
             con,
             "select customer_id::varchar as customer_id, signup_date::date as signup_date, "
-            "country::varchar as country, acquisition_channel::varchar as acquisition_channel "
+            "acquisition_channel::varchar as acquisition_channel, country::varchar as country, "
+            "segment::varchar as segment, updated_at::timestamp as updated_at "
             "from _customer_frame",
+            _NO_HISTORY
+            if customer_history is None
+            else "select customer_id::varchar as customer_id, "
+            "updated_at::timestamp as updated_at, country::varchar as country, "
+            "segment::varchar as segment from _history_frame",
         )
     finally:
-        con.unregister("_tx_frame")
-        con.unregister("_customer_frame")
+        for frame in ("_tx_frame", "_customer_frame", "_history_frame"):
+            con.unregister(frame)
+
+
+def validate_customers(path: Path | str) -> int:
+    """Raise InputError when the attribute file cannot be used, without touching the warehouse;
+    returns its number of customers."""
+    con = duckdb.connect()
+    try:
+        con.execute("create schema raw")
+        con.execute(f"create table raw.customers as {_NO_CUSTOMERS}")
+        return ingest_customers(con, path)
+    finally:
+        con.close()
+
+
+def ingest_customers(con: duckdb.DuckDBPyConnection, path: Path | str) -> int:
+    """Upsert the current customer attributes from a CSV/Parquet export of the CRM.
+
+    Needs ``customer_id`` and ``updated_at``; ``country``, ``segment``, ``signup_date`` and
+    ``acquisition_channel`` are optional. A row replaces a customer's row only when its
+    ``updated_at`` is newer, so re-sending an old export changes nothing. The dbt snapshot
+    of ``raw.customers`` then records each change as a new version, valid from its
+    ``updated_at``. Returns the number of rows that changed a customer.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        con.execute(f"create or replace temp table _attributes as select * from {_reader(path)}")
+    except duckdb.Error as exc:
+        raise InputError(f"{path.name}: cannot be read as a table ({exc})") from exc
+    present = {r[0].strip().lower(): r[0] for r in con.execute("describe _attributes").fetchall()}
+    missing = [c for c in ("customer_id", "updated_at") if c not in present]
+    if missing:
+        raise InputError(f"{path.name}: missing required column(s) {', '.join(missing)}")
+
+    def column(name: str, sql_type: str) -> str:
+        if name not in present:
+            return f"null::{sql_type}"
+        quoted = present[name].replace('"', '""')
+        return f"try_cast(nullif(trim(cast(\"{quoted}\" as varchar)), '') as {sql_type})"
+
+    rows = f"""
+        select {column("customer_id", "varchar")} as customer_id,
+               {column("signup_date", "date")} as signup_date,
+               {column("acquisition_channel", "varchar")} as acquisition_channel,
+               {column("country", "varchar")} as country,
+               {column("segment", "varchar")} as segment,
+               {column("updated_at", "timestamp")} as updated_at
+        from _attributes
+    """
+    bad = con.execute(
+        f"select count(*) from ({rows}) where customer_id is null or updated_at is null"
+    ).fetchall()[0][0]
+    if bad:
+        raise InputError(
+            f"{path.name}: {bad} row(s) without a customer_id or a parseable updated_at"
+        )
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"""
+            create or replace temp table _incoming as
+            select * from ({rows})
+            qualify row_number() over (partition by customer_id order by updated_at desc) = 1
+            """
+        )
+        con.execute(
+            """
+            create or replace temp table _changed as
+            select i.customer_id,
+                   coalesce(i.signup_date, c.signup_date) as signup_date,
+                   coalesce(i.acquisition_channel, c.acquisition_channel) as acquisition_channel,
+                   coalesce(i.country, c.country) as country,
+                   coalesce(i.segment, c.segment) as segment,
+                   i.updated_at
+            from _incoming as i
+            left join raw.customers as c using (customer_id)
+            where c.customer_id is null or i.updated_at > c.updated_at
+            """
+        )
+        con.execute(
+            "delete from raw.customers where customer_id in (select customer_id from _changed)"
+        )
+        con.execute("insert into raw.customers by name select * from _changed")
+        changed = con.execute("select count(*) from _changed").fetchall()[0][0]
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return changed

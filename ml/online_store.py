@@ -200,8 +200,11 @@ def get_online_features(
                 ids,
             ):
                 rows.setdefault(entity, {}).update(zip(names, values, strict=True))
+    # An entity known to one view but not another (say, no attribute history) still gets
+    # every column, as nulls, exactly as point-in-time retrieval gives it.
+    columns = [name for mark in watermark.values() for name in mark["features"]]
     return OnlineFeatures(
-        rows={i: rows[i] for i in ids if i in rows},
+        rows={i: {c: rows[i].get(c) for c in columns} for i in ids if i in rows},
         missing=[i for i in ids if i not in rows],
         watermark=watermark,
     )

@@ -28,14 +28,17 @@ def risk_band(probability: np.ndarray) -> np.ndarray:
 def latest_features(
     con: duckdb.DuckDBPyConnection, selection: dict[FeatureView, list[str]]
 ) -> pd.DataFrame:
-    """Every entity's features as of the end of the latest snapshot day, through the same
-    point-in-time retrieval that built the training set."""
-    first = next(iter(selection))
+    """Every customer's features as of the end of the latest snapshot day, through the same
+    point-in-time retrieval that built the training set.
+
+    The population is every customer who ever bought (staging.stg_customers), not the
+    entities of some view: a customer without attribute history is still scored.
+    """
     spine = con.execute(
         f"""
-        select distinct {first.entity},
-               max({first.timestamp_column}) over () as {SPINE_TIME}
-        from {first.relation}
+        select customer_id as {ENTITY},
+               (select max(as_of_date) from features.feature_snapshot_dates) as {SPINE_TIME}
+        from staging.stg_customers
         order by 1
         """
     ).df()

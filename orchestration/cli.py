@@ -78,6 +78,7 @@ def run_pipeline(
     seed: int = 7,
     append: bool = False,
     incremental_from: str | None = None,
+    attributes: str | None = None,
 ) -> tuple[bool, str]:
     """Run the whole asset graph once.
 
@@ -89,6 +90,8 @@ def run_pipeline(
     ingest_config: dict[str, object] = {"customers": customers, "seed": seed, "append": append}
     if transactions:
         ingest_config["transactions_path"] = str(Path(transactions).resolve())
+    if attributes:
+        ingest_config["customers_path"] = str(Path(attributes).resolve())
     return _execute(
         PIPELINE_JOB,
         ops={
@@ -158,6 +161,18 @@ def _print_summary(report: dict[str, object], headline: str) -> None:
     print("      features.customer_features and predictions.churn_predictions in DuckDB.")
 
 
+def _validate_attributes(path: str | None) -> bool:
+    from ml.ingest import InputError, validate_customers
+
+    if path:
+        try:
+            validate_customers(path)
+        except InputError as exc:
+            print(f"fti: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from ml.ingest import InputError, validate_file
 
@@ -168,8 +183,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except InputError as exc:
             print(f"fti: {exc}", file=sys.stderr)
             return 2
+    if not _validate_attributes(args.attributes):
+        return 2
     started = time.perf_counter()
-    ok, detail = run_pipeline(args.transactions, args.customers, args.seed)
+    ok, detail = run_pipeline(
+        args.transactions, args.customers, args.seed, attributes=args.attributes
+    )
     if not ok:
         print(
             f"fti: the pipeline failed; published results are unchanged.\n{detail}", file=sys.stderr
@@ -196,8 +215,12 @@ def cmd_update(args: argparse.Namespace) -> int:
     if first_day is None:
         print(f"fti: {args.transactions}: no row has a usable transaction_ts", file=sys.stderr)
         return 2
+    if not _validate_attributes(args.attributes):
+        return 2
     started = time.perf_counter()
-    ok, detail = run_pipeline(args.transactions, append=True, incremental_from=first_day)
+    ok, detail = run_pipeline(
+        args.transactions, append=True, incremental_from=first_day, attributes=args.attributes
+    )
     if not ok:
         print(
             f"fti: the update failed; published results are unchanged.\n{detail}", file=sys.stderr
@@ -392,6 +415,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="your CSV/Parquet log (customer_id, transaction_ts, amount) instead of generated data",
     )
+    demo.add_argument(
+        "--attributes",
+        metavar="PATH",
+        help="CSV/Parquet of current customer attributes (customer_id, updated_at, "
+        "country, segment, ...); the dbt snapshot keeps every change",
+    )
     demo.set_defaults(func=cmd_demo)
 
     update = sub.add_parser("update", help="add new transactions, rebuild incrementally")
@@ -400,6 +429,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         required=True,
         help="CSV/Parquet with new rows (same columns as for demo)",
+    )
+    update.add_argument(
+        "--attributes",
+        metavar="PATH",
+        help="CSV/Parquet of current customer attributes (customer_id, updated_at, "
+        "country, segment, ...); the dbt snapshot keeps every change",
     )
     update.set_defaults(func=cmd_update)
 

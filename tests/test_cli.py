@@ -63,7 +63,9 @@ def test_demo_on_a_users_own_log(tmp_path):
     online = json.loads(fti("features", "online", "17", "no-such-id", "--json", home=home).stdout)
     assert online["missing"] == ["no-such-id"]
     assert online["watermark"]["customer_features"]["as_of"].startswith("2015-12")
-    assert online["rows"]["17"]["customer_features__country"] == "unknown"
+    assert online["rows"]["17"]["customer_features__acquisition_channel"] == "unknown"
+    # No attribute source: the attribute columns are there, and null.
+    assert online["rows"]["17"]["customer_attributes__segment"] is None
     spine = tmp_path / "spine.csv"
     spine.write_text("customer_id,event_timestamp\n17,2015-06-01\n17,2013-01-01\n")
     out = tmp_path / "features.csv"

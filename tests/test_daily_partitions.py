@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from ml.datagen import generate
-from ml.ingest import ingest_file
+from ml.ingest import ingest_customers, ingest_file
 from orchestration.cli import main, run_pipeline, status
 from tests.conftest import dbt_build
 
@@ -23,10 +23,19 @@ def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, db
         if len(rows):
             rows.to_csv(landing / f"{day.date()}.csv", index=False)
 
+    first, second = sorted(tx["customer_id"].unique())[:2]
+    attributes = tmp_path / "crm.csv"
+    attributes.write_text(
+        "customer_id,updated_at,country,segment\n"
+        f"{first},2025-06-01 10:00,FR,loyalty_member\n{second},2025-12-20 08:00,DE,standard\n"
+    )
+
     ok, detail = run_pipeline(str(tmp_path / "history.csv"))
     assert ok, detail
-    # The first new day comes as a file given to `fti update` (append, incremental build)...
-    assert main(["update", "--transactions", str(landing / "2025-12-20.csv")]) == 0
+    # The first new day comes as a file given to `fti update` (append, incremental build),
+    # with the CRM's attribute changes, which the dbt snapshot records...
+    update = ["update", "--transactions", str(landing / "2025-12-20.csv")]
+    assert main([*update, "--attributes", str(attributes)]) == 0
     assert status(fti_home)["predictions"]["as_of"] == "2025-12-20"
     # ...the next ten as landed files, processed as one backfill of daily partitions.
     assert main(["daily", "2025-12-21", "2025-12-30"]) == 0
@@ -40,10 +49,12 @@ def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, db
     reference = tmp_path / "reference.duckdb"
     with duckdb.connect(str(reference)) as con:
         ingest_file(con, tmp_path / "all.csv")
+        ingest_customers(con, attributes)
     dbt_build(reference, "--exclude", "resource_type:test")
     for table, keys in [
         ("features.int_customer_daily", "customer_id, activity_date"),
         ("features.customer_features", "customer_id, as_of_date"),
+        ("features.customer_attributes", "customer_id, valid_from"),
         ("training.churn_labels", "customer_id, as_of_date"),
         ("training.training_set", "customer_id, event_timestamp"),
     ]:
@@ -53,3 +64,5 @@ def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, db
         with duckdb.connect(str(fti_home.warehouse), read_only=True) as con:
             got = con.execute(query).df()
         pd.testing.assert_frame_equal(got, expected, obj=table)
+        if table == "features.customer_attributes":
+            assert got["segment"].tolist() == ["loyalty_member", "standard"]

@@ -71,8 +71,8 @@ def run_models(compiled_sql, transactions: pd.DataFrame) -> duckdb.DuckDBPyConne
         "amount, null::integer as quantity from tx"
     )
     con.execute(
-        "create table raw.customers (customer_id varchar, signup_date date, country varchar, "
-        "acquisition_channel varchar)"
+        "create table raw.customers (customer_id varchar, signup_date date, "
+        "acquisition_channel varchar, country varchar, segment varchar, updated_at timestamp)"
     )
     for schema, name, sql in compiled_sql:
         con.execute(f"create table {schema}.{name} as {sql}")

@@ -25,10 +25,15 @@ def test_features_list_json(built_home, capsys):
     assert main(["features", "list", "--json"]) == 0
     views = json.loads(capsys.readouterr().out)
     assert [(v["name"], v["version"]) for v in views] == [
+        ("customer_attributes", 1),
         ("customer_features", 1),
         ("customer_features", 2),
     ]
-    view, v2 = views
+    attributes, view, v2 = views
+    # Changing attributes are a view of their own: versions valid from a time, no max age.
+    assert attributes["timestamp_column"] == "valid_from" and attributes["max_age_days"] is None
+    assert attributes["features"] == ["country", "segment"]
+    assert "country" not in view["features"]
     assert set(view) >= {
         "name",
         "version",
@@ -75,15 +80,15 @@ def test_historical_retrieval_matches_each_labels_own_snapshot(built_home, tmp_p
         ).df()
         # The reference: each label's own snapshot, read straight from the feature table.
         snapshot = con.execute(
-            "select customer_id, as_of_date as event_timestamp, recency_days, spend_90d, country "
-            "from features.customer_features"
+            "select customer_id, as_of_date as event_timestamp, recency_days, spend_90d, "
+            "acquisition_channel from features.customer_features"
         ).df()
     spine = training[["customer_id", "event_timestamp", "churned"]].copy()
     spine["event_timestamp"] = pd.to_datetime(spine["event_timestamp"]).dt.date
     spine = spine.sample(frac=1.0, random_state=0).reset_index(drop=True)  # any order
     spine.to_parquet(tmp_path / "spine.parquet")
-    features = (
-        "customer_features:recency_days,customer_features:spend_90d,customer_features:country"
+    features = ",".join(
+        f"customer_features:{f}" for f in ("recency_days", "spend_90d", "acquisition_channel")
     )
     code = main(
         [
@@ -105,7 +110,7 @@ def test_historical_retrieval_matches_each_labels_own_snapshot(built_home, tmp_p
         "churned",
         "customer_features__recency_days",
         "customer_features__spend_90d",
-        "customer_features__country",
+        "customer_features__acquisition_channel",
     ]
     pd.testing.assert_frame_equal(
         out[["customer_id", "churned"]], spine[["customer_id", "churned"]]
@@ -114,7 +119,10 @@ def test_historical_retrieval_matches_each_labels_own_snapshot(built_home, tmp_p
     expected = spine.merge(snapshot, on=["customer_id", "event_timestamp"], how="left")
     assert out["customer_features__recency_days"].tolist() == expected["recency_days"].tolist()
     assert out["customer_features__spend_90d"].tolist() == expected["spend_90d"].tolist()
-    assert out["customer_features__country"].tolist() == expected["country"].tolist()
+    assert (
+        out["customer_features__acquisition_channel"].tolist()
+        == expected["acquisition_channel"].tolist()
+    )
 
 
 def test_unknown_feature_is_refused(built_home, tmp_path, capsys):

@@ -25,7 +25,7 @@ AS_OF = dt.date(2024, 3, 4)  # a Monday, on the weekly grid anchored at 2000-01-
 COLUMNS = (
     "recency_days, tenure_days, transactions_30d, spend_30d, transactions_90d, spend_90d, "
     "transactions_365d, spend_365d, active_days_90d, lifetime_transactions, lifetime_spend, "
-    "avg_basket_lifetime, avg_basket_90d, purchases_per_month, country"
+    "avg_basket_lifetime, avg_basket_90d, purchases_per_month, acquisition_channel"
 )
 EXPECTED = {
     # A: 01-01 (10), 01-15 (5 + 15), 03-01 (30); the 06-10 purchase is after the as-of date.

@@ -1,5 +1,7 @@
 -- The training set has exactly one row per label row, and every labeled customer was active,
 -- so each must have found its feature snapshot (recency within the active window).
+{{ config(meta={'dagster': {'ref': {'name': 'training_set'}}}) }}  -- a check on this asset in Dagster
+
 select l.customer_id, l.as_of_date
 from {{ ref('churn_labels') }} as l
 full outer join {{ ref('training_set') }} as t

@@ -20,6 +20,12 @@ class IngestConfig(dg.Config):
         description="Add the file's rows to those already loaded (a new day's file) instead "
         "of replacing them.",
     )
+    customers_path: str | None = Field(
+        default=None,
+        description="CSV or Parquet export of current customer attributes (customer_id, "
+        "updated_at; country, segment, signup_date, acquisition_channel optional), upserted "
+        "into raw.customers; the dbt snapshot keeps each change as a version.",
+    )
     customers: int = Field(default=5000, description="Customers to generate (generated data).")
     seed: int = Field(default=7, description="Seed of the generator (generated data).")
 
@@ -30,6 +36,12 @@ class IngestConfig(dg.Config):
         dg.AssetSpec(
             ["raw", "customers"],
             description="Customer attributes (empty for a user's log).",
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
+            ["raw", "customer_history"],
+            description="Attribute versions exported by the source (the generated CRM has "
+            "them; empty for a user's log).",
             kinds={"duckdb"},
         ),
         dg.AssetSpec(
@@ -50,8 +62,15 @@ def raw_transaction_log(context: dg.AssetExecutionContext, config: IngestConfig)
             source = config.transactions_path
         else:
             log = datagen.generate(customers=config.customers, seed=config.seed)
-            result = ingest.ingest_frames(con, log.transactions, log.customers)
+            result = ingest.ingest_frames(
+                con, log.transactions, log.customers, log.customer_history
+            )
             source = f"generated (customers={config.customers}, seed={config.seed})"
+        attribute_changes = (
+            ingest.ingest_customers(con, config.customers_path) if config.customers_path else 0
+        )
+        history = con.execute("select count(*) from raw.customer_history").fetchall()[0][0]
+        customers = con.execute("select count(*) from raw.customers").fetchall()[0][0]
     context.log.info(f"ingested {result.transactions} rows, rejected {result.rejected}")
     yield dg.MaterializeResult(
         asset_key=["raw", "transactions"],
@@ -64,7 +83,11 @@ def raw_transaction_log(context: dg.AssetExecutionContext, config: IngestConfig)
         },
     )
     yield dg.MaterializeResult(
-        asset_key=["raw", "customers"], metadata={"dagster/row_count": result.customers}
+        asset_key=["raw", "customers"],
+        metadata={"dagster/row_count": customers, "changed_by_file": attribute_changes},
+    )
+    yield dg.MaterializeResult(
+        asset_key=["raw", "customer_history"], metadata={"dagster/row_count": history}
     )
     yield dg.MaterializeResult(
         asset_key=["raw", "rejected_transactions"],

@@ -29,7 +29,7 @@ customers as (
 ),
 
 customer_snapshots as (
-    select c.customer_id, c.first_purchase_date, c.country, c.acquisition_channel, s.as_of_date
+    select c.customer_id, c.first_purchase_date, c.acquisition_channel, s.as_of_date
     from customers as c
     inner join snapshot_dates as s on s.as_of_date >= c.first_purchase_date
 ),
@@ -46,7 +46,6 @@ running_totals as (
         l.customer_id,
         l.as_of_date,
         l.first_purchase_date,
-        l.country,
         l.acquisition_channel,
         l.window_days,
         d.activity_date as last_activity_date,
@@ -63,7 +62,6 @@ pivoted as (
         customer_id,
         as_of_date,
         any_value(first_purchase_date) as first_purchase_date,
-        any_value(country) as country,
         any_value(acquisition_channel) as acquisition_channel,
         max(last_activity_date) filter (where window_days = 0) as last_purchase_date,
         max(transactions) filter (where window_days = 0) as lifetime_transactions,
@@ -112,8 +110,8 @@ final as (
             4
         ) as purchases_per_month,
 
-        -- customer attributes (static here; 'unknown' when the source has none)
-        country,
+        -- the attribute that never changes ('unknown' when the source has none); those that
+        -- change over time are the feature view customer_attributes
         acquisition_channel,
 
         last_purchase_date

@@ -1,4 +1,5 @@
--- Every customer seen in the transactions, with attributes where the source has them.
+-- Every customer seen in the transactions, with the attributes that never change. Those that
+-- do change (country, segment) are in customer_attributes, valid over time.
 with
 
 transactions as (
@@ -20,7 +21,6 @@ final as (
         f.customer_id,
         f.first_purchase_date,
         coalesce(cast(a.signup_date as date), f.first_purchase_date) as signup_date,
-        coalesce(a.country, 'unknown') as country,
         coalesce(a.acquisition_channel, 'unknown') as acquisition_channel
     from first_purchases as f
     left join attributes as a on a.customer_id = f.customer_id

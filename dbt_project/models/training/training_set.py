@@ -15,9 +15,19 @@ def model(dbt, session):
     from ml.retrieval import retrieval_sql
 
     labels = dbt.ref("churn_labels")
-    dbt.ref("customer_features")  # the feature view used below; declares the dependency
+    # The feature views used below. dbt reads a Python model's refs literally, so these
+    # declare the dependencies; the check below keeps them in step with the config.
+    referenced = {"customer_features", "customer_attributes"}
+    dbt.ref("customer_features")
+    dbt.ref("customer_attributes")
     manifest = load_manifest(Path(os.environ.get("DBT_TARGET_PATH", "target")) / "manifest.json")
     selection = resolve(feature_views(manifest), dbt.config.get("feature_views"))
+    unreferenced = sorted({view.name for view in selection} - referenced)
+    if unreferenced:
+        raise ValueError(
+            f"training_set uses feature view(s) {unreferenced} without dbt.ref(): add the "
+            "ref to training_set.py so dbt builds them first"
+        )
     spine = labels.select("customer_id, cast(as_of_date as date) as event_timestamp, churned")
     spine.create_view("_training_spine", replace=True)
     return session.sql(retrieval_sql(session, "_training_spine", selection))
