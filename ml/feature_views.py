@@ -4,16 +4,22 @@ A feature view is a dbt model whose ``config.meta.feature_view`` names its entit
 event-time column and an optional ``max_age_days``. Its features are the model's documented
 columns other than the key and the event time, except columns whose meta says
 ``feature: false``; their descriptions come from the same YAML. The fingerprint hashes the
-checksums of the model's SQL and of everything upstream of it, so any change to how a feature
-is computed changes the fingerprint, and nothing else does.
+checksums of the model's SQL and of everything upstream of it, the values of the project
+vars that SQL reads (a var such as the snapshot interval changes features without changing
+any file's checksum) and the view's own declaration, so any change to how a feature is
+computed or retrieved changes the fingerprint, and nothing else does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
+
+import yaml
 
 from ml.settings import DBT_PROJECT_DIR
 
@@ -53,9 +59,20 @@ def load_manifest(path: Path | None = None) -> dict:
     return json.loads(path.read_text())
 
 
-def _fingerprint(manifest: dict, unique_id: str) -> str:
+_VAR = re.compile(r"""\bvar\(\s*['"](\w+)['"]""")
+
+
+@cache
+def project_vars() -> dict[str, object]:
+    """The vars as dbt_project.yml sets them (the values every fti run uses)."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    return dict(project.get("vars") or {})
+
+
+def _fingerprint(manifest: dict, unique_id: str, spec: dict) -> str:
     nodes = {**manifest["nodes"], **manifest.get("sources", {})}
     seen: dict[str, str] = {}
+    used: set[str] = set()
     stack = [unique_id]
     while stack:
         uid = stack.pop()
@@ -63,9 +80,15 @@ def _fingerprint(manifest: dict, unique_id: str) -> str:
             continue
         node = nodes[uid]
         seen[uid] = node.get("checksum", {}).get("checksum", uid)
+        used.update(_VAR.findall(node.get("raw_code", "")))
         stack.extend(node.get("depends_on", {}).get("nodes", []))
-    digest = hashlib.sha256(json.dumps(sorted(seen.items())).encode()).hexdigest()
-    return digest[:16]
+    values = project_vars()
+    parts = {
+        "nodes": sorted(seen.items()),
+        "vars": {name: str(values.get(name)) for name in sorted(used)},
+        "spec": {k: str(v) for k, v in sorted(spec.items())},
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def feature_views(manifest: dict | None = None) -> list[FeatureView]:
@@ -106,7 +129,7 @@ def feature_views(manifest: dict | None = None) -> list[FeatureView]:
                 features=tuple(f for f, _ in features),
                 descriptions=tuple(d for _, d in features),
                 relation=f"{node['schema']}.{node.get('alias') or node['name']}",
-                fingerprint=_fingerprint(manifest, uid),
+                fingerprint=_fingerprint(manifest, uid, spec),
                 latest=latest_version is None or int(latest_version) == version,
             )
         )

@@ -55,21 +55,43 @@ def test_features_list_json(built_home, capsys):
     assert "customer_id" not in view["features"] and "as_of_date" not in view["features"]
 
 
+def fingerprints(manifest) -> dict[tuple[str, int], str]:
+    return {(v.name, v.version): v.fingerprint for v in feature_views(manifest)}
+
+
 def test_fingerprint_follows_the_sql(dbt_manifest):
     manifest = json.loads(dbt_manifest.read_text())
-    before = feature_views(manifest)[0].fingerprint
+    before = fingerprints(manifest)
     upstream = manifest["nodes"]["model.fti.int_customer_daily"]
     upstream["checksum"]["checksum"] = "changed"
-    changed = feature_views(manifest)[0].fingerprint
-    assert changed != before
+    changed = fingerprints(manifest)
+    assert changed[("customer_features", 1)] != before[("customer_features", 1)]
+    # The attributes view does not read the daily totals.
+    assert changed[("customer_attributes", 1)] == before[("customer_attributes", 1)]
     # v2 builds on v1, so changing v2 leaves v1 alone, and changing v1 changes v2.
-    v2_before = feature_views(manifest)[1].fingerprint
     manifest["nodes"]["model.fti.customer_features.v2"]["checksum"]["checksum"] = "v2 changed"
-    assert feature_views(manifest)[0].fingerprint == changed
-    assert feature_views(manifest)[1].fingerprint != v2_before
+    after = fingerprints(manifest)
+    assert after[("customer_features", 1)] == changed[("customer_features", 1)]
+    assert after[("customer_features", 2)] != changed[("customer_features", 2)]
     # A downstream model is not part of the view's definition.
     manifest["nodes"]["model.fti.churn_labels"]["checksum"]["checksum"] = "changed too"
-    assert feature_views(manifest)[0].fingerprint == changed
+    assert fingerprints(manifest) == after
+
+
+def test_fingerprint_follows_the_vars_the_sql_reads(dbt_manifest, monkeypatch):
+    """The snapshot interval changes every feature row without changing a file's checksum."""
+    from ml import feature_views as module
+
+    manifest = json.loads(dbt_manifest.read_text())
+    before = fingerprints(manifest)
+    defaults = module.project_vars()
+    monkeypatch.setattr(module, "project_vars", lambda: {**defaults, "churn_horizon_days": 30})
+    assert fingerprints(manifest) == before  # the label horizon is not a feature's input
+    interval = {**defaults, "snapshot_interval_days": 14}
+    monkeypatch.setattr(module, "project_vars", lambda: interval)
+    changed = fingerprints(manifest)
+    assert changed[("customer_features", 1)] != before[("customer_features", 1)]
+    assert changed[("customer_attributes", 1)] == before[("customer_attributes", 1)]
 
 
 def test_historical_retrieval_matches_each_labels_own_snapshot(built_home, tmp_path):
