@@ -165,7 +165,10 @@ def test_unknown_feature_is_refused(built_home, tmp_path, capsys):
     assert "has no feature 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
     views = feature_views()
-    assert [(v.name, v.version) for v in resolve(views, None)] == [("customer_features", 1)]
+    assert [(v.name, v.version) for v in resolve(views, None)] == [
+        ("customer_attributes", 1),
+        ("customer_features", 1),
+    ]
     assert [v.version for v in resolve(views, ["customer_features@2:spend_trend_30_90"])] == [2]
     with pytest.raises(FeatureViewError, match="pick one version"):
         resolve(views, ["customer_features:recency_days", "customer_features@2:recency_days"])
