@@ -1,15 +1,19 @@
-"""MLflow tracking and model registry: log a candidate, gate it, load the champion.
+"""MLflow tracking and model registry: log a candidate, record the gate, move the aliases.
 
 Aliases, not stages: ``champion`` is what batch scoring and the API load; ``challenger`` marks
-a version that did not pass the gate. Models are serialized with skops and loaded with our own
-list of trusted types, never with the list stored inside the model file, so a tampered model
-cannot widen what it is allowed to construct.
+a version that did not pass the gate. Every move of ``champion`` (the gate, `fti model
+promote`, `fti model rollback`) goes through ``set_champion``, which keeps the succession in a
+tag of the registered model so that a rollback knows which version to return to. Models are
+serialized with skops and loaded with our own list of trusted types, never with the list
+stored inside the model file, so a tampered model cannot widen what it is allowed to build.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -23,22 +27,23 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
+from ml.gate import GateDecision
 from ml.settings import EXPERIMENT_NAME, MODEL_NAME, Paths
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-GATE_METRIC = "pr_auc"
+HISTORY_TAG = "champion.history"  # JSON list of versions, the current champion last
 # Types beyond skops' defaults that our pipelines contain; anything else in a model file is
 # refused at load time.
-TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+TRUSTED_TYPES = [
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+]
 
 
-@dataclass(frozen=True)
-class GateDecision:
-    promote: bool
-    reason: str
-    candidate_score: float
-    champion_score: float | None
+class RegistryError(ValueError):
+    """A registry operation cannot be done as asked (unknown version, nothing to roll back)."""
 
 
 @dataclass(frozen=True)
@@ -58,25 +63,6 @@ def configure(paths: Paths) -> MlflowClient:
     if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
         client.create_experiment(EXPERIMENT_NAME, artifact_location=paths.artifact_root.as_uri())
     return client
-
-
-def decide(candidate: float, champion: float | None, tolerance: float = 0.0) -> GateDecision:
-    """Promote when there is no champion, or the candidate is at least as good on the holdout."""
-    if champion is None:
-        return GateDecision(True, "first model: no champion yet", candidate, None)
-    if candidate + tolerance >= champion:
-        return GateDecision(
-            True,
-            f"{GATE_METRIC} {candidate:.4f} >= champion's {champion:.4f} on the same holdout",
-            candidate,
-            champion,
-        )
-    return GateDecision(
-        False,
-        f"{GATE_METRIC} {candidate:.4f} < champion's {champion:.4f} on the same holdout",
-        candidate,
-        champion,
-    )
 
 
 def champion_version(client: MlflowClient) -> str | None:
@@ -101,21 +87,24 @@ def log_and_register(
     sample: pd.DataFrame,
     params: dict[str, object],
     metrics: dict[str, float],
-    report: str,
     tags: dict[str, str],
-    champion_score: float | None,
+    decision: GateDecision,
+    artifacts: Path | None = None,
 ) -> RegisteredModel:
-    """Log the run and model, register a new version, and move ``champion`` if it passes."""
-    decision = decide(metrics[GATE_METRIC], champion_score)
+    """Log the run, its evaluation artifacts and the model, register a new version, and move
+    ``champion`` to it if the gate passed (else ``challenger``)."""
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    gate_tags = {"gate.decision": "promoted" if decision.promote else "rejected"}
+    gate_tags["gate.reason"] = decision.reason
+    for check in decision.checks:
+        gate_tags[f"gate.{check.name}"] = f"{'pass' if check.passed else 'fail'}: {check.detail}"
     with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="train-churn") as run:
         mlflow.log_params(params)
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
-        mlflow.log_text(report, "classification_report.txt")
         mlflow.log_dict({"columns": list(model.feature_names_in_)}, "feature_columns.json")
-        mlflow.set_tags(
-            {**tags, "gate.decision": str(decision.promote), "gate.reason": decision.reason}
-        )
+        if artifacts is not None:
+            mlflow.log_artifacts(str(artifacts), "evaluation")
+        mlflow.set_tags({**tags, **gate_tags})
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -126,17 +115,65 @@ def log_and_register(
             registered_model_name=MODEL_NAME,
         )
     version = str(info.registered_model_version)
-    version_tags = {
-        **{f"metrics.{k}": str(v) for k, v in metrics.items()},
-        "gate.decision": "promoted" if decision.promote else "rejected",
-        "gate.reason": decision.reason,
-        **tags,
-    }
+    version_tags = {**{f"metrics.{k}": str(v) for k, v in metrics.items()}, **gate_tags, **tags}
     for key, value in version_tags.items():
         client.set_model_version_tag(MODEL_NAME, version, key, value)
-    alias = CHAMPION if decision.promote else CHALLENGER
-    client.set_registered_model_alias(MODEL_NAME, alias, version)
+    if decision.promote:
+        set_champion(client, version, f"gate: {decision.reason}")
+    else:
+        client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
     return RegisteredModel(MODEL_NAME, version, run.info.run_id, decision)
+
+
+def champion_history(client: MlflowClient) -> list[str]:
+    tags = client.get_registered_model(MODEL_NAME).tags
+    return [str(v) for v in json.loads(tags.get(HISTORY_TAG, "[]"))]
+
+
+def set_champion(client: MlflowClient, version: str, reason: str) -> None:
+    """Point ``champion`` at ``version`` and record the move; the one way the alias moves."""
+    version = str(version)
+    client.get_model_version(MODEL_NAME, version)  # raises for an unknown version
+    history = [v for v in champion_history(client) if v != version] + [version]
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(history))
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    client.set_model_version_tag(MODEL_NAME, version, "champion.since", stamp)
+    client.set_model_version_tag(MODEL_NAME, version, "champion.reason", reason)
+    try:
+        challenger = str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version)
+    except mlflow.exceptions.MlflowException:
+        challenger = None
+    if challenger == version:
+        client.delete_registered_model_alias(MODEL_NAME, CHALLENGER)
+
+
+def rollback(client: MlflowClient) -> tuple[str, str]:
+    """Return ``champion`` to the version that held it before; returns (from, to)."""
+    current = champion_version(client)
+    history = [v for v in champion_history(client) if v != current]
+    existing = {str(mv.version) for mv in client.search_model_versions(f"name='{MODEL_NAME}'")}
+    previous = [v for v in history if v in existing]
+    if current is None or not previous:
+        raise RegistryError("no previous champion to roll back to")
+    target = previous[-1]
+    set_champion(client, target, f"rollback from v{current}")
+    # The rolled-back version leaves the succession: a second rollback goes further back.
+    client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(previous))
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, current)
+    return current, target
+
+
+def list_versions(client: MlflowClient) -> list[dict[str, object]]:
+    """Every registered version, newest first, with what `fti model list` shows."""
+    try:
+        versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+    except mlflow.exceptions.MlflowException:
+        return []
+    return [
+        version_summary(client, str(mv.version))
+        for mv in sorted(versions, key=lambda mv: -int(mv.version))
+    ]
 
 
 def load_version(client: MlflowClient, version: str) -> Pipeline:
@@ -174,9 +211,19 @@ def version_summary(client: MlflowClient, version: str) -> dict[str, object]:
         "name": MODEL_NAME,
         "version": str(mv.version),
         "run_id": mv.run_id,
+        "family": mv.tags.get("model.family"),
         "metrics": metrics,
-        "aliases": list(mv.aliases),
-        "gate": mv.tags.get("gate.reason"),
+        "aliases": sorted(mv.aliases),
+        "gate": mv.tags.get("gate.decision"),
+        "gate_reason": mv.tags.get("gate.reason"),
+        "feature_views": {
+            k.removeprefix("feature_view."): v
+            for k, v in mv.tags.items()
+            if k.startswith("feature_view.")
+        },
+        "created": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(
+            timespec="seconds"
+        ),
     }
 
 

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -25,7 +23,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+
+from ml import candidates as families
 
 ENTITY = "customer_id"
 TIME = "event_timestamp"  # the spine time of a training row (its as-of date)
@@ -35,22 +34,26 @@ LABEL = "churned"
 
 @dataclass(frozen=True)
 class TrainingParams:
-    """Hyperparameters and split settings; exposed as Dagster config by the training asset."""
+    """Split, selection, gate and hyperparameters; Dagster config of the training asset."""
 
     holdout_snapshots: int = 4
     horizon_days: int = 90
-    max_iter: int = 200
-    learning_rate: float = 0.05
-    max_leaf_nodes: int = 31
-    l2_regularization: float = 1.0
     threshold: float = 0.5
-    random_state: int = 0
+    candidates: tuple[str, ...] = families.FAMILIES
+    cv_folds: int = 3
+    cv_fold_snapshots: int = 4
+    cv_max_rows: int = 150_000  # rows per fold's training part; more are sampled down
+    gate_tolerance: float = 0.005  # PR AUC a candidate may lose to the champion (retrain noise)
+    slice_floor: float = 0.6  # ROC AUC every judged customer group must reach
+    slice_min_rows: int = 200  # smaller groups are reported, not judged
+    hyperparameters: families.Hyperparameters = families.Hyperparameters()
 
 
 @dataclass(frozen=True)
 class TimeSplit:
     train: pd.DataFrame
     holdout: pd.DataFrame
+    train_start: pd.Timestamp
     train_end: pd.Timestamp
     holdout_start: pd.Timestamp
     holdout_end: pd.Timestamp
@@ -102,39 +105,21 @@ def time_split(frame: pd.DataFrame, holdout_snapshots: int, horizon_days: int) -
     return TimeSplit(
         train=train.reset_index(drop=True),
         holdout=holdout.reset_index(drop=True),
+        train_start=pd.Timestamp(dates[0]),
         train_end=train_end,
         holdout_start=holdout_start,
         holdout_end=pd.Timestamp(dates[-1]),
     )
 
 
-def build_pipeline(numeric: list[str], categorical: list[str], params: TrainingParams) -> Pipeline:
-    preprocess = ColumnTransformer(
-        [
-            ("numeric", "passthrough", numeric),
-            (
-                "categorical",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64),
-                categorical,
-            ),
-        ],
-        verbose_feature_names_out=False,
-    )
-    classifier = HistGradientBoostingClassifier(
-        max_iter=params.max_iter,
-        learning_rate=params.learning_rate,
-        max_leaf_nodes=params.max_leaf_nodes,
-        l2_regularization=params.l2_regularization,
-        early_stopping=False,
-        random_state=params.random_state,
-    )
-    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
-
-
-def fit(train: pd.DataFrame, params: TrainingParams) -> Pipeline:
+def fit(
+    train: pd.DataFrame,
+    params: TrainingParams,
+    family: str = families.HIST_GRADIENT_BOOSTING,
+) -> Pipeline:
     numeric, categorical = feature_columns(train)
-    pipeline = build_pipeline(numeric, categorical, params)
-    return pipeline.fit(model_input(train, numeric + categorical), train[LABEL].astype(int))
+    x, y = model_input(train, numeric + categorical), train[LABEL].astype(int)
+    return families.fit(family, x, y, numeric, categorical, params.hyperparameters)
 
 
 def model_input(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

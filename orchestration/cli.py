@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from ml.settings import REPO_ROOT, Paths, export_environment
+from orchestration import cli_model
 
 DAGSTER_YAML = """\
 # Written by fti. Every asset that writes the DuckDB warehouse is in the `warehouse` pool;
@@ -471,6 +472,7 @@ def parser() -> argparse.ArgumentParser:
     _server(sub, "docs", "dbt docs: feature lineage and descriptions", 8080, cmd_docs)
 
     _server(sub, "dashboard", "the Streamlit dashboard", 8501, cmd_dashboard)
+    cli_model.add_commands(sub)
     return root
 
 

@@ -1,62 +1,65 @@
-"""The promotion gate: only a model at least as good as the champion becomes champion."""
+"""The registry: the gate's outcome moves the aliases, and promote/rollback keep a history."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ml import registry, training
-from ml.registry import CHALLENGER, CHAMPION, MODEL_NAME, decide
-
-
-def test_decide():
-    assert decide(0.7, None).promote
-    assert decide(0.8, 0.8).promote
-    assert decide(0.81, 0.8).promote
-    worse = decide(0.79, 0.8)
-    assert not worse.promote
-    assert "0.7900 < champion's 0.8000" in worse.reason
-    assert decide(0.79, 0.8, tolerance=0.02).promote
+from ml import candidates, evaluation, gate, registry, training
+from ml.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegistryError
 
 
 def synthetic(n: int, seed: int) -> pd.DataFrame:
     """A tiny training-set-shaped frame whose label depends on recency."""
     rng = np.random.default_rng(seed)
     recency = rng.integers(0, 200, size=n)
-    churned = (rng.uniform(size=n) < recency / 200).astype(int)
+    spend = rng.gamma(2.0, 30.0, size=n)
+    # Recency and low spend both drive churn, so a model can beat the recency-only baseline.
+    churned = rng.uniform(size=n) < np.clip(recency / 200 + 0.4 * (spend < 40) - 0.2, 0, 1)
+    churned = churned.astype(int)
     return pd.DataFrame(
         {
             "customer_id": [f"c{i}" for i in range(n)],
             "event_timestamp": pd.Timestamp("2024-01-01"),
-            "recency_days": recency,
-            "spend_90d": rng.gamma(2.0, 30.0, size=n),
+            "customer_features__recency_days": recency,
+            "spend_90d": spend,
             "country": rng.choice(["DE", "FR"], size=n),
             "churned": churned,
         }
     )
 
 
+def small(iterations: int) -> training.TrainingParams:
+    return training.TrainingParams(
+        hyperparameters=candidates.Hyperparameters(hgb_max_iter=iterations)
+    )
+
+
 def register(client, model, holdout, params):
-    evaluation = training.evaluate(model, holdout, params.threshold)
+    scored = training.evaluate(model, holdout, params.threshold)
     champion = registry.champion_version(client)
     champion_score = None
     if champion is not None:
         previous = registry.load_version(client, champion)
         champion_score = training.evaluate(previous, holdout, params.threshold).metrics["pr_auc"]
+    decision = gate.decide(
+        scored.metrics["pr_auc"],
+        evaluation.baseline(holdout).metrics["pr_auc"],
+        champion_score,
+    )
     return registry.log_and_register(
         client,
         model,
         sample=training.model_input(holdout.head(20), training.input_columns(model)),
         params={"kind": "test"},
-        metrics=evaluation.metrics,
-        report=evaluation.report,
+        metrics=scored.metrics,
         tags={"test": "yes"},
-        champion_score=champion_score,
+        decision=decision,
     )
 
 
 def test_worse_model_is_never_promoted(fti_home):
     client = registry.configure(fti_home)
-    params = training.TrainingParams(max_iter=30)
+    params = small(30)
     train, holdout = synthetic(2000, seed=1), synthetic(1000, seed=2)
 
     good = register(client, training.fit(train, params), holdout, params)
@@ -71,7 +74,11 @@ def test_worse_model_is_never_promoted(fti_home):
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version) == bad.version
     tags = client.get_model_version(MODEL_NAME, bad.version).tags
     assert tags["gate.decision"] == "rejected"
-    assert "< champion's" in tags["gate.reason"]
+    # Shuffled labels leave nothing to learn: it loses to the rule and to the champion.
+    assert tags["gate.reason"].startswith("beats_baseline: pr_auc")
+    assert tags["gate.not_worse_than_champion"].startswith("fail:")
+    assert tags["gate.beats_baseline"].startswith("fail:")
+    assert tags["gate.slice_floors"].startswith("pass:")
 
     # An equally good retrain (same data, same seed) passes: the gate is "at least as good".
     again = register(client, training.fit(train, params), holdout, params)
@@ -80,10 +87,25 @@ def test_worse_model_is_never_promoted(fti_home):
     summary = registry.champion_summary(client)
     assert summary["metrics"]["pr_auc"] == pytest.approx(good.decision.candidate_score)
 
+    # Rollback: the champion before the current one returns; the current one is challenger.
+    assert registry.champion_history(client) == [good.version, again.version]
+    assert registry.rollback(client) == (again.version, good.version)
+    assert registry.champion_version(client) == good.version
+    assert str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version) == again.version
+    with pytest.raises(RegistryError, match="no previous champion"):
+        registry.rollback(client)
+    # An operator's promotion is recorded and can be rolled back in turn.
+    registry.set_champion(client, bad.version, "operator")
+    assert registry.champion_version(client) == bad.version
+    assert registry.rollback(client) == (bad.version, good.version)
+    listed = registry.list_versions(client)
+    assert [v["version"] for v in listed] == [again.version, bad.version, good.version]
+    assert listed[-1]["aliases"] == [CHAMPION]
+
 
 def test_loaded_champion_predicts_like_the_trained_model(fti_home):
     client = registry.configure(fti_home)
-    params = training.TrainingParams(max_iter=20)
+    params = small(20)
     train, holdout = synthetic(500, seed=4), synthetic(200, seed=5)
     model = training.fit(train, params)
     registered = register(client, model, holdout, params)

@@ -1,67 +1,152 @@
-"""Training: fit on the point-in-time training set, evaluate on a time holdout, register, gate."""
+"""Training: select a model family by rolling-origin validation, fit it, evaluate it on a time
+holdout (with a baseline, slices and artifacts), register it in MLflow, and gate it."""
 
 import dataclasses
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from ml import registry, training
+from ml import candidates, evaluation, gate, provenance, registry, slices, training
 from ml.feature_views import lineage_tags, load_manifest, training_set_selection
+from ml.selection import select
 from ml.settings import export_environment
 from ml.warehouse import connect
 from orchestration.defs.dbt import WAREHOUSE_POOL
 from orchestration.project import dbt_project
 
 TRAINING_SET = dg.AssetKey(["training", "training_set"])
+CHURN_MODEL = dg.AssetKey(["models", "churn_model"])
 _DEFAULTS = training.TrainingParams()
+_HYPER = candidates.Hyperparameters()
+_CHECK_DESCRIPTIONS = {
+    gate.BEATS_BASELINE: "The new version's holdout PR AUC beats ranking customers by recency.",
+    gate.NOT_WORSE_THAN_CHAMPION: "Not worse than the current champion on the same holdout "
+    "(beyond gate_tolerance).",
+    gate.SLICE_FLOORS: "Every judged customer group (country, channel, tenure band) reaches "
+    "slice_floor ROC AUC.",
+    gate.FEATURE_VIEWS_MATERIALIZED: "The feature view versions the model needs exist in the "
+    "warehouse.",
+}
 
 
 class TrainingConfig(dg.Config):
+    candidates: list[str] = Field(
+        default=list(_DEFAULTS.candidates),
+        description=f"Model families compared: any of {', '.join(candidates.FAMILIES)}.",
+    )
     holdout_snapshots: int = Field(
         default=_DEFAULTS.holdout_snapshots,
-        description="Latest labeled snapshot dates held out for evaluation.",
+        description="Latest labeled snapshot dates held out for evaluation and the gate.",
     )
     horizon_days: int = Field(
         default=_DEFAULTS.horizon_days,
-        description="Churn horizon; training rows this close to the holdout are purged.",
+        description="Churn horizon; training rows this close to a validation block are purged.",
     )
-    max_iter: int = Field(default=_DEFAULTS.max_iter, description="Boosting iterations.")
-    learning_rate: float = Field(default=_DEFAULTS.learning_rate, description="Shrinkage.")
-    max_leaf_nodes: int = Field(default=_DEFAULTS.max_leaf_nodes, description="Leaves per tree.")
-    l2_regularization: float = Field(
-        default=_DEFAULTS.l2_regularization, description="L2 penalty on leaf values."
+    cv_folds: int = Field(default=_DEFAULTS.cv_folds, description="Rolling-origin folds.")
+    cv_fold_snapshots: int = Field(
+        default=_DEFAULTS.cv_fold_snapshots, description="Snapshot dates per validation fold."
+    )
+    cv_max_rows: int = Field(
+        default=_DEFAULTS.cv_max_rows, description="Training rows per fold (sampled above)."
     )
     threshold: float = Field(
         default=_DEFAULTS.threshold,
         description="Probability at which a customer counts as churning.",
     )
-    random_state: int = Field(default=_DEFAULTS.random_state, description="Seed of the learner.")
+    gate_tolerance: float = Field(
+        default=_DEFAULTS.gate_tolerance,
+        description="PR AUC a new version may lose to the champion and still be promoted.",
+    )
+    slice_floor: float = Field(
+        default=_DEFAULTS.slice_floor, description="ROC AUC every judged customer group needs."
+    )
+    slice_min_rows: int = Field(
+        default=_DEFAULTS.slice_min_rows, description="Groups smaller than this are not judged."
+    )
+    lr_c: float = Field(default=_HYPER.lr_c, description="Logistic regression: inverse L2.")
+    hgb_max_iter: int = Field(default=_HYPER.hgb_max_iter, description="Boosting iterations.")
+    hgb_learning_rate: float = Field(default=_HYPER.hgb_learning_rate, description="Shrinkage.")
+    hgb_max_leaf_nodes: int = Field(
+        default=_HYPER.hgb_max_leaf_nodes, description="Leaves per boosted tree."
+    )
+    hgb_l2_regularization: float = Field(
+        default=_HYPER.hgb_l2_regularization, description="L2 penalty on leaf values."
+    )
+    rf_n_estimators: int = Field(default=_HYPER.rf_n_estimators, description="Forest size.")
+    rf_max_depth: int = Field(default=_HYPER.rf_max_depth, description="Depth of each tree.")
+    rf_min_samples_leaf: int = Field(
+        default=_HYPER.rf_min_samples_leaf, description="Rows per leaf, at least."
+    )
+    rf_max_samples: float = Field(
+        default=_HYPER.rf_max_samples, description="Share of rows each tree is grown on."
+    )
+    random_state: int = Field(default=_HYPER.random_state, description="Seed of every learner.")
 
     def params(self) -> training.TrainingParams:
-        names = {f.name for f in dataclasses.fields(training.TrainingParams)}
-        return training.TrainingParams(**{k: v for k, v in self.model_dump().items() if k in names})
+        values = self.model_dump()
+        hyper = {f.name for f in dataclasses.fields(candidates.Hyperparameters)}
+        top = {f.name for f in dataclasses.fields(training.TrainingParams)} - {"hyperparameters"}
+        return training.TrainingParams(
+            **{k: v for k, v in values.items() if k in top and k != "candidates"},
+            candidates=tuple(values["candidates"]),
+            hyperparameters=candidates.Hyperparameters(
+                **{k: v for k, v in values.items() if k in hyper}
+            ),
+        )
+
+
+def _missing_views(con, selection) -> list[str]:
+    missing = []
+    for view in selection:
+        schema, table = view.relation.split(".")
+        found = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+        empty = not found or not con.execute(f"select 1 from {view.relation} limit 1").fetchall()
+        if empty:
+            missing.append(f"{view.name} v{view.version} ({view.relation})")
+    return missing
 
 
 @dg.asset(
-    key=["models", "churn_model"],
+    key=CHURN_MODEL,
     deps=[TRAINING_SET],
     group_name="training",
     kinds={"scikitlearn", "mlflow"},
     pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=CHURN_MODEL, description=text)
+        for name, text in _CHECK_DESCRIPTIONS.items()
+    ],
 )
 def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg.MaterializeResult:
-    """A registered version of the MLflow model `churn`; it becomes `champion` only if it is at
-    least as good (PR AUC) as the current champion on the same time holdout."""
+    """A registered version of the MLflow model `churn`: the best family by rolling-origin
+    validation, fitted on the training period, judged on the time holdout. It becomes
+    `champion` only if it passes every gate check (reported as this asset's checks)."""
     paths = export_environment()
     params = config.params()
+    manifest = load_manifest(dbt_project().manifest_path)
+    selection = training_set_selection(manifest)
     with connect(paths.warehouse) as con:
         frame = con.execute(
             "select * from training.training_set order by event_timestamp, customer_id"
         ).df()
-    selection = training_set_selection(load_manifest(dbt_project().manifest_path))
+        missing_views = _missing_views(con, selection)
     split = training.time_split(frame, params.holdout_snapshots, params.horizon_days)
-    model = training.fit(split.train, params)
-    evaluation = training.evaluate(model, split.holdout, params.threshold)
+    del frame
+
+    chosen = select(split.train, params)
+    context.log.info(f"model selection: {chosen.best} ({chosen.reason})")
+    model = candidates.for_serving(training.fit(split.train, params, chosen.best))
+    scored = training.evaluate(model, split.holdout, params.threshold)
+    scores = training.predict_proba(model, split.holdout)
+    slice_report = slices.evaluate_slices(
+        split.holdout, scores, params.threshold, params.slice_floor, params.slice_min_rows
+    )
 
     client = registry.configure(paths)
     champion = registry.champion_version(client)
@@ -70,39 +155,92 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
         try:
             previous = registry.load_version(client, champion)
             champion_score = training.evaluate(previous, split.holdout, params.threshold).metrics[
-                registry.GATE_METRIC
+                gate.GATE_METRIC
             ]
         except (KeyError, ValueError) as exc:
             context.log.warning(f"champion v{champion} cannot score this holdout: {exc}")
-    registered = registry.log_and_register(
-        client,
-        model,
-        sample=training.model_input(split.holdout.head(200), training.input_columns(model)),
-        params=dataclasses.asdict(params),
-        metrics=evaluation.metrics,
-        report=evaluation.report,
-        tags={
-            "dagster.run_id": context.run_id,
-            "training.rows": str(len(split.train)),
-            "training.window_end": str(split.train_end.date()),
-            "holdout.rows": str(evaluation.rows),
-            "holdout.window": f"{split.holdout_start.date()}..{split.holdout_end.date()}",
-            **lineage_tags(selection),
-        },
-        champion_score=champion_score,
-    )
-    context.log.info(f"churn v{registered.version}: {registered.decision.reason}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        figures = evaluation.write_artifacts(
+            model, split.holdout, params.threshold, folder, params.hyperparameters.random_state
+        )
+        baseline = figures["baseline"]
+        decision = gate.decide(
+            scored.metrics[gate.GATE_METRIC],
+            baseline.metrics[gate.GATE_METRIC],
+            champion_score,
+            slice_report.failures,
+            missing_views,
+            params.gate_tolerance,
+        )
+        (folder / "classification_report.txt").write_text(scored.report)
+        slice_report.table.to_csv(folder / "slices.csv", index=False)
+        if not chosen.table.empty:
+            chosen.table.to_csv(folder / "model_selection.csv", index=False)
+        metrics = {
+            **scored.metrics,
+            "top_decile_capture": figures["top_decile_capture"],
+            "top_decile_lift": figures["top_decile_lift"],
+            "baseline_pr_auc": baseline.metrics["pr_auc"],
+            "baseline_roc_auc": baseline.metrics["roc_auc"],
+            "slice_largest_gap_roc_auc": slice_report.largest_gap,
+            **{f"cv_{family}_pr_auc": score for family, score in chosen.scores.items()},
+        }
+        views = lineage_tags(selection)
+        registered = registry.log_and_register(
+            client,
+            model,
+            sample=training.model_input(split.holdout.head(200), training.input_columns(model)),
+            params=_flat_params(params),
+            metrics=metrics,
+            tags={
+                "model.family": chosen.best,
+                "selection.reason": chosen.reason,
+                "dagster.run_id": context.run_id,
+                "code.commit": provenance.code_commit(),
+                "dbt.manifest_checksum": provenance.manifest_checksum(manifest),
+                "training.rows": str(len(split.train)),
+                "training.window": f"{split.train_start.date()}..{split.train_end.date()}",
+                "holdout.rows": str(scored.rows),
+                "holdout.window": f"{split.holdout_start.date()}..{split.holdout_end.date()}",
+                **views,
+            },
+            decision=decision,
+            artifacts=folder,
+        )
+    context.log.info(f"churn v{registered.version}: {decision.reason}")
     return dg.MaterializeResult(
         metadata={
             "model_version": registered.version,
-            "promoted_to_champion": registered.decision.promote,
-            "gate": registered.decision.reason,
+            "model_family": chosen.best,
+            "selection": chosen.reason,
+            "promoted_to_champion": decision.promote,
+            "gate": decision.reason,
             "mlflow_run_id": registered.run_id,
             "training_rows": len(split.train),
-            "holdout_rows": evaluation.rows,
+            "training_window": f"{split.train_start.date()}..{split.train_end.date()}",
+            "holdout_rows": scored.rows,
             "holdout_window": f"{split.holdout_start.date()}..{split.holdout_end.date()}",
-            "feature_views": dg.MetadataValue.json(lineage_tags(selection)),
-            "classification_report": dg.MetadataValue.md(f"```\n{evaluation.report}\n```"),
-            **{f"holdout_{k}": dg.MetadataValue.float(v) for k, v in evaluation.metrics.items()},
-        }
+            "feature_views": dg.MetadataValue.json(views),
+            "top_features": dg.MetadataValue.json(figures["top_features"]),
+            "classification_report": dg.MetadataValue.md(f"```\n{scored.report}\n```"),
+            "slices": dg.MetadataValue.md(slice_report.table.to_markdown(index=False)),
+            **{f"holdout_{k}": dg.MetadataValue.float(float(v)) for k, v in metrics.items()},
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=check.name,
+                passed=check.passed,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"detail": check.detail, "model_version": registered.version},
+            )
+            for check in decision.checks
+        ],
     )
+
+
+def _flat_params(params: training.TrainingParams) -> dict[str, object]:
+    flat = {k: v for k, v in dataclasses.asdict(params).items() if k != "hyperparameters"}
+    flat["candidates"] = ",".join(params.candidates)
+    return {**flat, **dataclasses.asdict(params.hyperparameters)}
