@@ -185,7 +185,7 @@ def test_online_store_equals_the_latest_offline_snapshot(built_home, capsys):
     found = get_online_features(built_home, [*ids, "nobody"])
     assert found.missing == ["nobody"]
     assert list(found.rows) == ids
-    view = feature_views()[0]
+    view = next(v for v in feature_views() if v.name == "customer_features" and v.latest)
     mark = found.watermark["customer_features"]
     assert (mark["version"], mark["fingerprint"]) == (view.version, view.fingerprint)
     assert mark["as_of"] == str(latest["as_of_date"].max().date())
@@ -194,6 +194,18 @@ def test_online_store_equals_the_latest_offline_snapshot(built_home, capsys):
         online = [found.rows[i][f"customer_features__{feature}"] for i in ids]
         offline = latest[feature].astype(object).where(latest[feature].notna(), None).tolist()
         assert online == offline, feature
+
+    # The attribute view: each customer's current version.
+    with duckdb.connect(str(built_home.warehouse), read_only=True) as con:
+        current = dict(
+            con.execute(
+                "select customer_id, segment from features.customer_attributes "
+                "where valid_to is null"
+            ).fetchall()
+        )
+    assert {i: found.rows[i]["customer_attributes__segment"] for i in ids} == {
+        i: current.get(i) for i in ids
+    }
 
     # Version 2 on request, with its extra features.
     v2 = get_online_features(built_home, ids[:1], versions={"customer_features": 2})
