@@ -29,6 +29,7 @@ lint: install
 # Benchmarks measure ratios against a reference in the same run; see bench/.
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/pit.py
+	$(BIN)/python bench/tracking.py
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs

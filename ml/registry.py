@@ -112,12 +112,18 @@ def log_and_register(
             pip_requirements=_pip_requirements(),
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
             skops_trusted_types=TRUSTED_TYPES,
-            registered_model_name=MODEL_NAME,
         )
-    version = str(info.registered_model_version)
+    # One registry call with every tag: setting ~40 tags one by one costs a SQLite
+    # transaction each (most of a second).
     version_tags = {**{f"metrics.{k}": str(v) for k, v in metrics.items()}, **gate_tags, **tags}
-    for key, value in version_tags.items():
-        client.set_model_version_tag(MODEL_NAME, version, key, value)
+    try:
+        client.get_registered_model(MODEL_NAME)
+    except mlflow.exceptions.MlflowException:
+        client.create_registered_model(MODEL_NAME)
+    created = client.create_model_version(
+        MODEL_NAME, info.model_uri, run_id=run.info.run_id, tags=version_tags
+    )
+    version = str(created.version)
     if decision.promote:
         set_champion(client, version, f"gate: {decision.reason}")
     else:

@@ -42,7 +42,7 @@ class TrainingParams:
     candidates: tuple[str, ...] = families.FAMILIES
     cv_folds: int = 3
     cv_fold_snapshots: int = 4
-    cv_max_rows: int = 150_000  # rows per fold's training part; more are sampled down
+    cv_max_rows: int = 60_000  # rows per fold's training part; more are sampled down
     gate_tolerance: float = 0.005  # PR AUC a candidate may lose to the champion (retrain noise)
     slice_floor: float = 0.6  # ROC AUC every judged customer group must reach
     slice_min_rows: int = 200  # smaller groups are reported, not judged

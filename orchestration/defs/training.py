@@ -3,6 +3,7 @@ holdout (with a baseline, slices and artifacts), register it in MLflow, and gate
 
 import dataclasses
 import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -188,6 +189,7 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
             **{f"cv_{family}_pr_auc": score for family, score in chosen.scores.items()},
         }
         views = lineage_tags(selection)
+        started = time.perf_counter()
         registered = registry.log_and_register(
             client,
             model,
@@ -209,6 +211,7 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
             decision=decision,
             artifacts=folder,
         )
+        registry_seconds = time.perf_counter() - started
     context.log.info(f"churn v{registered.version}: {decision.reason}")
     return dg.MaterializeResult(
         metadata={
@@ -218,6 +221,7 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
             "promoted_to_champion": decision.promote,
             "gate": decision.reason,
             "mlflow_run_id": registered.run_id,
+            "mlflow_log_and_register_seconds": round(registry_seconds, 3),
             "training_rows": len(split.train),
             "training_window": f"{split.train_start.date()}..{split.train_end.date()}",
             "holdout_rows": scored.rows,
