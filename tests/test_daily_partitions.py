@@ -12,7 +12,7 @@ from tests.conftest import dbt_build
 
 
 def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, dbt_manifest):
-    tx = generate(300, seed=10).transactions.drop(columns=["transaction_id"])
+    tx = generate(500, seed=10).transactions.drop(columns=["transaction_id"])
     days = pd.date_range("2025-12-20", "2025-12-30", freq="D")
     tx[tx["transaction_ts"] < days[0]].to_csv(tmp_path / "history.csv", index=False)
     tx.to_csv(tmp_path / "all.csv", index=False)

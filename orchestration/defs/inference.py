@@ -34,7 +34,15 @@ def churn_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     client = registry.configure(paths)
     version = registry.champion_version(client)
     if version is None:
-        raise dg.Failure("no champion model is registered: materialize models/churn_model first")
+        latest = registry.list_versions(client)[:1]
+        if not latest:
+            raise dg.Failure("no model is registered: materialize models/churn_model first")
+        rejected = latest[0]
+        raise dg.Failure(
+            f"no champion: the gate did not promote churn v{rejected['version']} "
+            f"({rejected['gate_reason']}). `fti model list` shows every version; "
+            f"`fti model promote {rejected['version']} --force` serves it anyway."
+        )
     tags = client.get_model_version(MODEL_NAME, version).tags
     try:
         selection = serving_selection(
