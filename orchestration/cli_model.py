@@ -90,6 +90,8 @@ def cmd_mlflow(args: argparse.Namespace) -> int:
         args.host,
         "--port",
         str(args.port),
+        "--workers",
+        "1",  # two cores; one worker starts in seconds and is plenty for a UI
     ]
     os.execvp(argv[0], argv)
 
