@@ -9,9 +9,11 @@ import pytest
 from ml import candidates, gate, registry
 from ml.settings import MODEL_NAME
 from orchestration.cli import main
-from orchestration.defs.inference import churn_predictions
-from orchestration.defs.training import CHURN_MODEL, churn_model
 from tests.conftest import _point_env_at
+
+# The Dagster definitions load the dbt manifest when imported: import them inside the tests,
+# after the dbt_manifest fixture has parsed the project (a fresh clone has no manifest).
+CHURN_MODEL = dg.AssetKey(["models", "churn_model"])
 
 EVALUATION_ARTIFACTS = {
     "roc_pr_curves.png",
@@ -69,6 +71,9 @@ def test_training_records_selection_gate_artifacts_and_lineage(registry_home):
 
 
 def test_worse_model_is_not_promoted_and_promote_rollback_work(registry_home, capsys):
+    from orchestration.defs.inference import churn_predictions
+    from orchestration.defs.training import churn_model
+
     # A deliberately worse model: one boosting stump, through the real training asset.
     stump = {"candidates": ["hist_gradient_boosting"], "hgb_max_iter": 1, "hgb_max_leaf_nodes": 2}
     with dg.DagsterInstance.get() as instance:
