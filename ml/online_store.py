@@ -174,32 +174,42 @@ def get_online_features(
     ``versions`` pins view versions (what a model was trained on); other views, or all
     views without it, are read in their latest version. Columns are ``<view>__<feature>``.
     """
+    with closing(open_store(paths)) as db:
+        return lookup(db, read_watermark(db), entity_ids, versions)
+
+
+def lookup(
+    db: sqlite3.Connection,
+    stored: dict[str, dict[str, object]],
+    entity_ids: list[str],
+    versions: dict[str, int] | None = None,
+) -> OnlineFeatures:
+    """``get_online_features`` on an open store whose watermark has been read (a server keeps
+    both for as long as the file is current)."""
     ids = [str(i) for i in entity_ids]
     versions = versions or {}
-    with closing(open_store(paths)) as db:
-        stored = read_watermark(db)
-        watermark = {}
-        for mark in stored.values():
-            wanted = versions.get(mark["view"])
-            if (wanted is None and mark["latest"]) or wanted == mark["version"]:
-                watermark[mark["view"]] = mark
-        absent = [f"{v}@{n}" for v, n in versions.items() if v not in watermark]
-        if absent:
-            raise OnlineStoreError(
-                f"the online store does not hold {', '.join(absent)}; "
-                f"it holds {', '.join(stored) or 'nothing'}"
-            )
-        rows: dict[str, dict[str, object]] = {}
-        placeholders = ", ".join("?" * len(ids))
-        for view, mark in watermark.items():
-            names = mark["features"]
-            table = _table(view, mark["version"])
-            for entity, *values in db.execute(
-                f"select entity, {', '.join(_q(n) for n in names)} "
-                f"from {_q(table)} where entity in ({placeholders})",
-                ids,
-            ):
-                rows.setdefault(entity, {}).update(zip(names, values, strict=True))
+    watermark = {}
+    for mark in stored.values():
+        wanted = versions.get(mark["view"])
+        if (wanted is None and mark["latest"]) or wanted == mark["version"]:
+            watermark[mark["view"]] = mark
+    absent = [f"{v}@{n}" for v, n in versions.items() if v not in watermark]
+    if absent:
+        raise OnlineStoreError(
+            f"the online store does not hold {', '.join(absent)}; "
+            f"it holds {', '.join(stored) or 'nothing'}"
+        )
+    rows: dict[str, dict[str, object]] = {}
+    placeholders = ", ".join("?" * len(ids))
+    for view, mark in watermark.items():
+        names = mark["features"]
+        table = _table(view, mark["version"])
+        for entity, *values in db.execute(
+            f"select entity, {', '.join(_q(n) for n in names)} "
+            f"from {_q(table)} where entity in ({placeholders})",
+            ids,
+        ):
+            rows.setdefault(entity, {}).update(zip(names, values, strict=True))
     # An entity known to one view but not another (say, no attribute history) still gets
     # every column, as nulls, exactly as point-in-time retrieval gives it.
     columns = [name for mark in watermark.values() for name in mark["features"]]

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ml.feature_views import FeatureView
-from ml.retrieval import SPINE_TIME, get_historical_features
+from ml.retrieval import SPINE_TIME, retrieval_sql
 from ml.training import ENTITY, predict_proba
 
 # Risk bands are cut-offs on the churn probability, so that "high" means the same thing
@@ -34,15 +34,18 @@ def latest_features(
     The population is every customer who ever bought (staging.stg_customers), not the
     entities of some view: a customer without attribute history is still scored.
     """
-    spine = con.execute(
+    # The spine stays in DuckDB: through pandas its DATE would become a midnight TIMESTAMP,
+    # which sees the snapshot of the day before (a spine DATE means the end of that day).
+    con.execute(
         f"""
+        create or replace temp view _scoring_spine as
         select customer_id as {ENTITY},
                (select max(as_of_date) from features.feature_snapshot_dates) as {SPINE_TIME}
         from staging.stg_customers
         order by 1
         """
-    ).df()
-    return get_historical_features(con, spine, selection)
+    )
+    return con.execute(retrieval_sql(con, "_scoring_spine", selection)).df()
 
 
 def score(

@@ -8,6 +8,7 @@ that scores, and training and inference cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,18 +123,26 @@ def fit(
     return families.fit(family, x, y, numeric, categorical, params.hyperparameters)
 
 
-def model_input(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def model_input(
+    frame: pd.DataFrame, columns: list[str], categorical: Collection[str] | None = None
+) -> pd.DataFrame:
     """The columns a model needs, with numbers as float64 and categories as object.
 
     Fixing dtypes here keeps the MLflow signature, batch scoring and the online API on the
-    same schema whatever DuckDB returned (integers, decimals, nullable types).
+    same schema whatever DuckDB returned (integers, decimals, nullable types). A fitted
+    model says which columns are categorical (``categorical_columns``): a one-row request
+    whose numeric feature is null cannot tell by its dtype.
     """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise KeyError(f"feature column(s) missing from the input: {', '.join(missing)}")
     out = frame[columns].copy()
     for c in columns:
-        if pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c]):
+        if categorical is None:
+            numeric = pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])
+        else:
+            numeric = c not in categorical
+        if numeric:
             out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
         else:
             out[c] = out[c].astype(object).where(out[c].notna(), "unknown")
@@ -144,8 +153,19 @@ def input_columns(model: Pipeline) -> list[str]:
     return list(model.feature_names_in_)
 
 
+def categorical_columns(model: Pipeline) -> frozenset[str]:
+    preprocess = model.named_steps["preprocess"]
+    return frozenset(
+        column
+        for name, _, columns in preprocess.transformers_
+        if name == "categorical"
+        for column in columns
+    )
+
+
 def predict_proba(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    return model.predict_proba(model_input(frame, input_columns(model)))[:, 1]
+    x = model_input(frame, input_columns(model), categorical_columns(model))
+    return model.predict_proba(x)[:, 1]
 
 
 def evaluate(model: Pipeline, frame: pd.DataFrame, threshold: float) -> Evaluation:

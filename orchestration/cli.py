@@ -324,6 +324,23 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The online prediction API (FastAPI on uvicorn), reading the online store and registry."""
+    import uvicorn
+
+    _environment()
+    os.chdir(REPO_ROOT)
+    uvicorn.run(
+        "app.api:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+    return 0
+
+
 def cmd_features_list(args: argparse.Namespace) -> int:
     from ml.feature_views import feature_views
     from orchestration.project import ensure_manifest
@@ -473,6 +490,11 @@ def parser() -> argparse.ArgumentParser:
 
     _server(sub, "dashboard", "the Streamlit dashboard", 8501, cmd_dashboard)
     cli_model.add_commands(sub)
+    serve = sub.add_parser("serve", help="the online prediction API (POST /predict, /docs)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.set_defaults(func=cmd_serve)
     return root
 
 

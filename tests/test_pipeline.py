@@ -79,8 +79,17 @@ def test_every_customer_scored_once(built_home):
             from predictions.churn_predictions
             """
         ).fetchone()
+        # Scored on the snapshot of the as-of day itself (a DATE spine is the end of the day).
+        stale = con.execute(
+            """
+            select count(*) from predictions.churn_predictions p
+            join features.customer_features f using (customer_id, as_of_date)
+            where p.recency_days is distinct from f.recency_days
+            """
+        ).fetchone()[0]
     assert rows == distinct == customers == 800
     assert bad_band == 0
+    assert stale == 0
 
 
 def test_status_reports_champion_predictions_and_tables(built_home):

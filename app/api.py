@@ -1,0 +1,111 @@
+"""The online prediction API (`fti serve`): churn probability for a customer id, in one hop.
+
+Features come from the online store (never the live warehouse), the model is the registry's
+``champion``; both are picked up without a restart when they change (see ``ml.serving``).
+Request data never reaches SQL text: ids are validated here and bound as parameters.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+from ml.serving import MAX_BATCH, NotReady, Prediction, Predictor, UnknownCustomer
+from ml.settings import Paths
+from ml.settings import paths as resolve_paths
+
+CustomerId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")
+]
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_id: CustomerId | StrictInt = Field(
+        description="The customer's id as in the transaction log (text, or an integer)."
+    )
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_ids: list[CustomerId | StrictInt] = Field(
+        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} customer ids."
+    )
+
+
+class PredictionResponse(BaseModel):
+    customer_id: str
+    churn_probability: float = Field(description="Probability of no purchase in 90 days.")
+    risk_band: str = Field(description="low (< 0.3), medium (< 0.6) or high.")
+    model_version: str
+    feature_versions: dict[str, str] = Field(description="view -> v<version>:<fingerprint>")
+    features_as_of: dict[str, str] = Field(description="view -> latest event time stored")
+    request_id: str
+
+
+class BatchResponse(BaseModel):
+    predictions: list[PredictionResponse]
+
+
+def _response(prediction: Prediction) -> PredictionResponse:
+    return PredictionResponse(**prediction.__dict__)
+
+
+def create_app(paths: Paths | None = None, refresh_seconds: float = 1.0) -> FastAPI:
+    predictor = Predictor(paths or resolve_paths(), refresh_seconds=refresh_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        predictor.start()
+        yield
+        predictor.stop()
+
+    app = FastAPI(
+        title="FTI churn prediction API",
+        description="Churn probability by customer id, from the online feature store and the "
+        "registry's champion model.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.predictor = predictor
+
+    def run(ids: list[str]) -> list[Prediction]:
+        try:
+            return predictor.predict(ids)
+        except NotReady as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from exc
+        except UnknownCustomer as exc:
+            missing = ", ".join(exc.args[0])
+            raise HTTPException(
+                status_code=404, detail=f"unknown customer id(s): {missing}"
+            ) from exc
+
+    # CPU-bound work of about a millisecond: run on the event loop, not in a thread pool.
+    @app.post("/predict", response_model=PredictionResponse)
+    async def predict(request: PredictRequest) -> PredictionResponse:
+        """Churn probability of one customer."""
+        return _response(run([str(request.customer_id)])[0])
+
+    @app.post("/predict/batch", response_model=BatchResponse)
+    async def predict_batch(request: BatchRequest) -> BatchResponse:
+        """Churn probabilities of up to MAX_BATCH customers, in request order."""
+        ids = [str(i) for i in request.customer_ids]
+        return BatchResponse(predictions=[_response(p) for p in run(ids)])
+
+    @app.get("/health")
+    async def health() -> dict[str, object]:
+        """Whether a model and an online store are being served (never an error status)."""
+        return predictor.health()
+
+    @app.get("/model")
+    async def model() -> dict[str, object]:
+        """The served model version, its input columns and the feature versions in use."""
+        try:
+            return predictor.describe()
+        except NotReady as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from exc
+
+    return app
