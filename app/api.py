@@ -7,12 +7,14 @@ Request data never reaches SQL text: ids are validated here and bound as paramet
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from ml.prediction_log import PredictionLogger, log_folder
 from ml.serving import MAX_BATCH, NotReady, Prediction, Predictor, UnknownCustomer
 from ml.settings import Paths
 from ml.settings import paths as resolve_paths
@@ -41,6 +43,7 @@ class PredictionResponse(BaseModel):
     churn_probability: float = Field(description="Probability of no purchase in 90 days.")
     risk_band: str = Field(description="low (< 0.3), medium (< 0.6) or high.")
     model_version: str
+    variant: str = Field(description="champion, or challenger for its share of customers")
     feature_versions: dict[str, str] = Field(description="view -> v<version>:<fingerprint>")
     features_as_of: dict[str, str] = Field(description="view -> latest event time stored")
     request_id: str
@@ -54,8 +57,21 @@ def _response(prediction: Prediction) -> PredictionResponse:
     return PredictionResponse(**prediction.__dict__)
 
 
-def create_app(paths: Paths | None = None, refresh_seconds: float = 1.0) -> FastAPI:
-    predictor = Predictor(paths or resolve_paths(), refresh_seconds=refresh_seconds)
+def create_app(
+    paths: Paths | None = None,
+    refresh_seconds: float = 1.0,
+    challenger_share: float | None = None,
+) -> FastAPI:
+    """The app; ``challenger_share`` defaults to FTI_CHALLENGER_SHARE (0: champion only)."""
+    paths = paths or resolve_paths()
+    if challenger_share is None:
+        challenger_share = float(os.environ.get("FTI_CHALLENGER_SHARE", "0"))
+    predictor = Predictor(
+        paths,
+        refresh_seconds=refresh_seconds,
+        challenger_share=challenger_share,
+        logger=PredictionLogger(log_folder(paths)),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -1,15 +1,20 @@
 """Online prediction by customer id: the champion model and the online store, kept current.
 
-A request reads one immutable ``ServingState`` (model, its feature view versions, an open
-online store); a background thread watches the registry's ``champion`` alias and the store
-file, builds a new state when either changes, and swaps the reference. A request therefore
-always runs against one consistent pair, a promotion or a store refresh needs no restart,
-and no request waits for a model to load or fails during the swap. The warehouse is never
-opened: the online store is a separate file swapped in atomically.
+A request reads one immutable ``ServingState`` (champion, optional challenger, an open online
+store); a background thread watches the registry's aliases and the store file, builds a new
+state when any changes, and swaps the reference. A request therefore always runs against one
+consistent set, a promotion or a store refresh needs no restart, and no request waits for a
+model to load or fails during the swap. The warehouse is never opened: the online store is a
+separate file swapped in atomically.
+
+Champion/challenger: with ``challenger_share`` > 0, that share of customers (a stable hash of
+the id, so a customer always meets the same variant) is scored by the ``challenger`` version;
+every answer and log record names its variant.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -18,23 +23,22 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
 from ml import registry
 from ml.feature_views import LINEAGE_TAG, required_views
-from ml.online_store import (
-    OnlineFeatures,
-    lookup,
-    read_watermark,
-    store_path,
-)
+from ml.online_store import lookup, read_watermark, store_path
+from ml.prediction_log import PredictionLogger
 from ml.scoring import risk_band
 from ml.settings import MODEL_NAME, Paths
 from ml.training import categorical_columns, input_columns, model_input
 
 MAX_BATCH = 100  # ids per /predict/batch request
+CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 class NotReady(RuntimeError):
@@ -46,17 +50,28 @@ class UnknownCustomer(KeyError):
 
 
 @dataclass(frozen=True)
-class ServingState:
+class Variant:
+    name: str  # champion or challenger
     version: str
     model: Pipeline
     columns: list[str]
     categorical: frozenset[str]
     pinned: dict[str, int]  # view -> version the model was trained on
     feature_versions: dict[str, str]  # view -> "v1:<fingerprint>"
+
+
+@dataclass(frozen=True)
+class ServingState:
+    champion: Variant
+    challenger: Variant | None
     store: sqlite3.Connection
     store_id: tuple[int, int]  # (inode, mtime_ns) of the store file the connection reads
     watermark: dict[str, dict[str, object]]
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def versions(self) -> tuple[str, str | None]:
+        return self.champion.version, self.challenger.version if self.challenger else None
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,7 @@ class Prediction:
     churn_probability: float
     risk_band: str
     model_version: str
+    variant: str
     feature_versions: dict[str, str]
     features_as_of: dict[str, str]
     request_id: str
@@ -78,12 +94,34 @@ def _store_id(path: Path) -> tuple[int, int] | None:
     return stat.st_ino, stat.st_mtime_ns
 
 
+def _alias(client: MlflowClient, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def in_challenger_bucket(customer_id: str, share: float) -> bool:
+    digest = hashlib.blake2b(customer_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
+
+
 class Predictor:
     """The serving core, without HTTP: ``predict(ids)`` on the current state."""
 
-    def __init__(self, paths: Paths, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        refresh_seconds: float = 1.0,
+        challenger_share: float = 0.0,
+        logger: PredictionLogger | None = None,
+    ) -> None:
+        if not 0.0 <= challenger_share <= 1.0:
+            raise ValueError(f"challenger share must be in [0, 1], got {challenger_share}")
         self.paths = paths
         self.refresh_seconds = refresh_seconds
+        self.challenger_share = challenger_share
+        self.logger = logger
         self._state: ServingState | None = None
         self._problem = "starting"
         self._stop = threading.Event()
@@ -92,6 +130,8 @@ class Predictor:
 
     # -- keeping current ---------------------------------------------------------------
     def start(self) -> None:
+        if self.logger is not None:
+            self.logger.start()
         if self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="fti-refresh", daemon=True)
             self._thread.start()
@@ -100,6 +140,8 @@ class Predictor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.logger is not None:
+            self.logger.stop()
 
     def _watch(self) -> None:
         while not self._stop.wait(self.refresh_seconds):
@@ -108,63 +150,79 @@ class Predictor:
             except Exception as exc:  # keep serving the last good state
                 self._problem = f"refresh failed: {exc}"
 
+    def _variant(
+        self, client: MlflowClient, name: str, version: str, watermark: dict
+    ) -> tuple[Variant | None, str]:
+        """The variant, or None and why the store cannot serve it."""
+        state = self._state
+        tags = client.get_model_version(MODEL_NAME, version).tags
+        required = required_views(tags)
+        for view, (view_version, fingerprint) in required.items():
+            mark = watermark.get(f"{view}@{view_version}")
+            if mark is None or mark["fingerprint"] != fingerprint:
+                return None, (
+                    f"{name} v{version} needs {view} v{view_version} ({fingerprint}), which the "
+                    "online store does not hold: rematerialize it (`fti demo`) or promote a "
+                    "version built on the stored features"
+                )
+        reuse = None
+        if state is not None:
+            for old in (state.champion, state.challenger):
+                if old is not None and old.version == version:
+                    reuse = old.model
+        model = reuse or registry.load_version(client, version)
+        return (
+            Variant(
+                name=name,
+                version=version,
+                model=model,
+                columns=input_columns(model),
+                categorical=categorical_columns(model),
+                pinned={view: v for view, (v, _) in required.items()},
+                feature_versions={
+                    k.removeprefix(LINEAGE_TAG): v
+                    for k, v in tags.items()
+                    if k.startswith(LINEAGE_TAG)
+                },
+            ),
+            "",
+        )
+
     def refresh(self) -> bool:
-        """Build a new state if the champion or the store changed; True when swapped."""
+        """Build a new state if an alias or the store changed; True when swapped."""
         client = registry.configure(self.paths)
-        version = registry.champion_version(client)
+        champion = _alias(client, CHAMPION)
+        challenger = _alias(client, CHALLENGER) if self.challenger_share > 0 else None
         path = store_path(self.paths)
         current_store = _store_id(path)
         state = self._state
-        if version is None:
+        if champion is None or current_store is None:
             if state is None:
                 self._problem = (
-                    "no champion model: run `fti demo` (or promote a version with "
-                    "`fti model promote`)"
+                    "no champion model: run `fti demo` (or `fti model promote VERSION`)"
+                    if champion is None
+                    else "no online store: run `fti demo` (asset online/feature_store)"
                 )
             return False
-        if current_store is None:
-            if state is None:
-                self._problem = (
-                    "no online store: run `fti demo` to materialize online/feature_store"
-                )
+        if (
+            state is not None
+            and state.versions == (champion, challenger)
+            and state.store_id == current_store
+        ):
             return False
-        if state is not None and state.version == version and state.store_id == current_store:
-            return False
-        tags = client.get_model_version(MODEL_NAME, version).tags
-        model = (
-            state.model
-            if state is not None and state.version == version
-            else registry.load_version(client, version)
-        )
-        required = required_views(tags)
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         watermark = read_watermark(db)
-        for name, (view_version, fingerprint) in required.items():
-            mark = watermark.get(f"{name}@{view_version}")
-            if mark is None or mark["fingerprint"] != fingerprint:
-                db.close()
-                problem = (
-                    f"champion v{version} needs {name} v{view_version} ({fingerprint}), which "
-                    "the online store does not hold: rematerialize it (`fti demo`) or promote "
-                    "a version built on the stored features"
-                )
-                if state is None:
-                    self._problem = problem
-                    return False
-                raise NotReady(problem)
-        self._state = ServingState(
-            version=version,
-            model=model,
-            columns=input_columns(model),
-            categorical=categorical_columns(model),
-            pinned={name: v for name, (v, _) in required.items()},
-            feature_versions={
-                k.removeprefix(LINEAGE_TAG): v for k, v in tags.items() if k.startswith(LINEAGE_TAG)
-            },
-            store=db,
-            store_id=current_store,
-            watermark=watermark,
-        )
+        served, problem = self._variant(client, CHAMPION, champion, watermark)
+        if served is None:
+            db.close()
+            if state is None:
+                self._problem = problem
+                return False
+            raise NotReady(problem)
+        trial = None
+        if challenger is not None and challenger != champion:
+            trial, _ = self._variant(client, CHALLENGER, challenger, watermark)
+        self._state = ServingState(served, trial, db, current_store, watermark)
         self._problem = ""
         # The previous connection is left to the garbage collector: a request may still be
         # reading through it.
@@ -176,54 +234,79 @@ class Predictor:
             raise NotReady(self._problem)
         return self._state
 
-    def features(self, state: ServingState, ids: list[str]) -> OnlineFeatures:
-        with state.lock:
-            return lookup(state.store, state.watermark, ids, state.pinned)
-
     def predict(self, ids: list[str]) -> list[Prediction]:
         """Predictions for ``ids`` (all known), in order; UnknownCustomer names the others."""
+        started = time.perf_counter()
         state = self.state()
-        found = self.features(state, ids)
-        if found.missing:
-            raise UnknownCustomer(found.missing)
-        frame = pd.DataFrame([found.rows[i] for i in ids], columns=state.columns)
-        x = model_input(frame, state.columns, state.categorical)
-        probabilities = state.model.predict_proba(x)[:, 1]
-        bands = risk_band(probabilities)
-        as_of = {view: str(mark["as_of"]) for view, mark in found.watermark.items()}
-        return [
-            Prediction(
-                customer_id=i,
-                churn_probability=round(float(p), 6),
-                risk_band=str(b),
-                model_version=state.version,
-                feature_versions=state.feature_versions,
-                features_as_of=as_of,
-                request_id=uuid.uuid4().hex,
-            )
-            for i, p, b in zip(ids, np.asarray(probabilities), bands, strict=True)
-        ]
+        groups: dict[str, list[str]] = {}
+        for i in ids:
+            trial = state.challenger is not None and in_challenger_bucket(i, self.challenger_share)
+            groups.setdefault(CHALLENGER if trial else CHAMPION, []).append(i)
+        out: dict[str, Prediction] = {}
+        logged = []
+        for name, members in groups.items():
+            variant = state.challenger if name == CHALLENGER else state.champion
+            with state.lock:
+                found = lookup(state.store, state.watermark, members, variant.pinned)
+            if found.missing:
+                raise UnknownCustomer(found.missing)
+            frame = pd.DataFrame([found.rows[i] for i in members], columns=variant.columns)
+            x = model_input(frame, variant.columns, variant.categorical)
+            probabilities = np.asarray(variant.model.predict_proba(x)[:, 1])
+            as_of = {view: str(mark["as_of"]) for view, mark in found.watermark.items()}
+            for i, p, band in zip(members, probabilities, risk_band(probabilities), strict=True):
+                out[i] = Prediction(
+                    customer_id=i,
+                    churn_probability=round(float(p), 6),
+                    risk_band=str(band),
+                    model_version=variant.version,
+                    variant=name,
+                    feature_versions=variant.feature_versions,
+                    features_as_of=as_of,
+                    request_id=uuid.uuid4().hex,
+                )
+                logged.append((out[i], found.rows[i]))
+        if self.logger is not None:
+            latency = round((time.perf_counter() - started) * 1000.0, 3)
+            now = time.time()
+            for prediction, features in logged:
+                self.logger.log(
+                    {
+                        **prediction.__dict__,
+                        "logged_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)),
+                        "latency_ms": latency,
+                        "features": features,
+                    }
+                )
+        return [out[i] for i in ids]
 
     def describe(self) -> dict[str, object]:
         state = self.state()
+
+        def variant(v: Variant) -> dict[str, object]:
+            return {
+                "version": v.version,
+                "family": type(v.model.named_steps["classifier"]).__name__,
+                "features": v.columns,
+                "feature_versions": v.feature_versions,
+            }
+
         return {
             "name": MODEL_NAME,
-            "version": state.version,
-            "family": type(state.model.named_steps["classifier"]).__name__,
-            "features": state.columns,
-            "feature_versions": state.feature_versions,
+            **variant(state.champion),
+            "challenger": variant(state.challenger) if state.challenger else None,
+            "challenger_share": self.challenger_share if state.challenger else 0.0,
             "store": {
                 mark["view"]: {k: mark[k] for k in ("version", "fingerprint", "as_of", "entities")}
                 for mark in state.watermark.values()
-                if state.pinned.get(mark["view"]) == mark["version"]
+                if state.champion.pinned.get(mark["view"]) == mark["version"]
             },
         }
 
     def health(self) -> dict[str, object]:
-        ok = self._state is not None
+        state = self._state
         return {
-            "status": "ok" if ok else "unavailable",
-            "model_version": self._state.version if ok else None,
+            "status": "ok" if state is not None else "unavailable",
+            "model_version": state.champion.version if state is not None else None,
             "problem": self._problem or None,
-            "checked_at": time.time(),
         }

@@ -13,6 +13,7 @@ from orchestration.defs.inference import (
     every_customer_scored_once,
 )
 from orchestration.defs.ingestion import raw_transaction_log
+from orchestration.defs.monitoring import online_predictions
 from orchestration.defs.online import online_feature_store
 from orchestration.defs.training import churn_model
 from orchestration.project import DAILY_JOB, PIPELINE_JOB, dbt_project
@@ -45,6 +46,7 @@ defs = dg.Definitions(
         churn_model,
         churn_predictions,
         dashboard_snapshot,
+        online_predictions,
     ],
     asset_checks=[every_customer_scored_once],
     jobs=[fti_pipeline, daily_update],

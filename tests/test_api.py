@@ -60,6 +60,7 @@ def test_predict_matches_batch_scoring(client, served_home):
         assert (body["churn_probability"], body["model_version"]) == batch[customer]
         assert body["customer_id"] == customer
         assert body["risk_band"] in {"low", "medium", "high"}
+        assert body["variant"] == "champion"
         assert set(body["feature_versions"]) == {"customer_features", "customer_attributes"}
         assert body["features_as_of"]["customer_features"] == "2025-12-30"
         assert len(body["request_id"]) == 32
@@ -159,3 +160,54 @@ def _wait_for(client, condition, seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_challenger_share_and_prediction_logs_loaded_by_dagster(served_home):
+    import dagster as dg
+
+    from ml.prediction_log import log_folder
+    from orchestration.defs.monitoring import online_predictions
+
+    mlflow = registry.configure(served_home)
+    first = mlflow.get_model_version(MODEL_NAME, "1")
+    model = registry.load_version(mlflow, "1")
+    with duckdb.connect(str(served_home.warehouse), read_only=True) as con:
+        rows = con.execute("select * from training.training_set limit 5").df()
+    sample = training.model_input(
+        rows, training.input_columns(model), training.categorical_columns(model)
+    )
+    feature_tags = {k: v for k, v in first.tags.items() if k.startswith("feature_view.")}
+    # A second version that the gate keeps out: it becomes the challenger.
+    rejected = registry.log_and_register(
+        mlflow, model, sample, {}, {"pr_auc": 0.1}, feature_tags, decide(0.1, 0.5, None)
+    )
+    ids = sorted(batch_predictions(served_home))[:40]
+    with TestClient(create_app(served_home, challenger_share=0.5)) as client:
+        assert client.get("/model").json()["challenger"]["version"] == rejected.version
+        answers = client.post("/predict/batch", json={"customer_ids": ids}).json()["predictions"]
+        single = client.post("/predict", json={"customer_id": ids[0]}).json()
+    variants = {p["customer_id"]: p["variant"] for p in answers}
+    assert set(variants.values()) == {"champion", "challenger"}  # 40 ids, half each way
+    assert all(
+        p["model_version"] == ("1" if p["variant"] == "champion" else rejected.version)
+        for p in answers
+    )
+    assert single["variant"] == variants[ids[0]]  # a customer always meets the same variant
+
+    # The logs were written when the app stopped; Dagster loads them, once.
+    assert list(log_folder(served_home).glob("*.jsonl"))
+    with dg.DagsterInstance.get() as instance:
+        assert dg.materialize([online_predictions], instance=instance).success
+        assert dg.materialize([online_predictions], instance=instance).success
+    with duckdb.connect(str(served_home.warehouse), read_only=True) as con:
+        logged = con.execute(
+            "select customer_id, variant, model_version, churn_probability, "
+            "features->>'customer_features__recency_days' is not null "
+            "from monitoring.online_predictions order by logged_at, customer_id"
+        ).fetchall()
+    assert len(logged) == len(ids) + 1
+    by_id = {p["customer_id"]: p for p in answers}
+    for customer, variant, version, probability, has_features in logged:
+        assert has_features
+        assert (variant, version) == (by_id[customer]["variant"], by_id[customer]["model_version"])
+        assert probability == by_id[customer]["churn_probability"]

@@ -23,6 +23,7 @@ PIPELINE_KEYS = [
     ["predictions", "churn_predictions"],
     ["published", "dashboard_snapshot"],
     ["online", "feature_store"],
+    ["monitoring", "online_predictions"],
 ]
 
 
