@@ -30,6 +30,8 @@ lint: install
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/pit.py
 	$(BIN)/python bench/tracking.py
+	test -f data/online/online_store.sqlite || $(BIN)/fti demo
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/online.py
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs

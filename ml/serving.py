@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
 from ml import registry
+from ml.fast_trees import compile_classifier
 from ml.feature_views import LINEAGE_TAG, required_views
 from ml.online_store import lookup, read_watermark, store_path
 from ml.prediction_log import PredictionLogger
@@ -58,6 +60,14 @@ class Variant:
     categorical: frozenset[str]
     pinned: dict[str, int]  # view -> version the model was trained on
     feature_versions: dict[str, str]  # view -> "v1:<fingerprint>"
+    scorer: Callable[[list[dict]], np.ndarray] | None = None
+
+    def score(self, rows: list[dict]) -> np.ndarray:
+        if self.scorer is not None:
+            return self.scorer(rows)
+        frame = pd.DataFrame(rows, columns=self.columns)
+        x = model_input(frame, self.columns, self.categorical)
+        return np.asarray(self.model.predict_proba(x)[:, 1])
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,59 @@ def _alias(client: MlflowClient, alias: str) -> str | None:
         return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def fast_scorer(model: Pipeline) -> Callable[[list[dict]], np.ndarray] | None:
+    """Score feature dicts straight into the fitted classifier, skipping pandas.
+
+    On one row, building a DataFrame, fixing its dtypes and running the ColumnTransformer
+    cost about 10 ms; the tree ensemble itself about 2 ms. The preprocessing here is what
+    the fitted ColumnTransformer does (numbers passed through as float64, one-hot columns in
+    the encoder's category order, an unseen category all zeros, a missing one 'unknown'), so
+    the probabilities are the pipeline's to the last bit (the API/batch parity test checks
+    it). Pipelines whose numbers are transformed (imputed, scaled) keep the pandas path.
+    """
+    preprocess = model.named_steps["preprocess"]
+    classifier = model.named_steps["classifier"]
+    numeric: list[str] = []
+    encoders = []
+    declared = {name: transformer for name, transformer, _ in preprocess.transformers}
+    for name, transformer, columns in preprocess.transformers_:
+        if name == "numeric":
+            # Fitted, "passthrough" becomes a FunctionTransformer: ask the declaration.
+            if not (isinstance(declared.get(name), str) and declared[name] == "passthrough"):
+                return None
+            numeric = list(columns)
+        elif name == "categorical":
+            width = 0
+            for column, categories in zip(columns, transformer.categories_, strict=True):
+                encoders.append((column, {c: width + k for k, c in enumerate(categories)}))
+                width += len(categories)
+        elif transformer != "drop":
+            return None
+    n_numeric = len(numeric)
+    width = n_numeric + sum(len(index) for _, index in encoders)
+    compiled = compile_classifier(classifier)
+
+    def classify(x: np.ndarray) -> np.ndarray:
+        return classifier.predict_proba(x)[:, 1]
+
+    predict = compiled or classify
+
+    def score(rows: list[dict]) -> np.ndarray:
+        x = np.zeros((len(rows), width), dtype=np.float64)
+        for r, row in enumerate(rows):
+            for j, column in enumerate(numeric):
+                value = row.get(column)
+                x[r, j] = np.nan if value is None else float(value)
+            for column, index in encoders:
+                value = row.get(column)
+                slot = index.get("unknown" if value is None else str(value))
+                if slot is not None:
+                    x[r, n_numeric + slot] = 1.0
+        return predict(x)
+
+    return score
 
 
 def in_challenger_bucket(customer_id: str, share: float) -> bool:
@@ -184,6 +247,7 @@ class Predictor:
                     for k, v in tags.items()
                     if k.startswith(LINEAGE_TAG)
                 },
+                scorer=fast_scorer(model),
             ),
             "",
         )
@@ -250,9 +314,7 @@ class Predictor:
                 found = lookup(state.store, state.watermark, members, variant.pinned)
             if found.missing:
                 raise UnknownCustomer(found.missing)
-            frame = pd.DataFrame([found.rows[i] for i in members], columns=variant.columns)
-            x = model_input(frame, variant.columns, variant.categorical)
-            probabilities = np.asarray(variant.model.predict_proba(x)[:, 1])
+            probabilities = variant.score([found.rows[i] for i in members])
             as_of = {view: str(mark["as_of"]) for view, mark in found.watermark.items()}
             for i, p, band in zip(members, probabilities, risk_band(probabilities), strict=True):
                 out[i] = Prediction(
