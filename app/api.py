@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException
@@ -24,11 +25,19 @@ CustomerId = Annotated[
 ]
 
 
+AS_OF = Field(
+    default=None,
+    description="The time the prediction is for (ISO 8601; default: now). On-demand features "
+    "such as the days since the last purchase are computed as of it.",
+)
+
+
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: CustomerId | StrictInt = Field(
         description="The customer's id as in the transaction log (text, or an integer)."
     )
+    as_of: datetime | None = AS_OF
 
 
 class BatchRequest(BaseModel):
@@ -36,6 +45,13 @@ class BatchRequest(BaseModel):
     customer_ids: list[CustomerId | StrictInt] = Field(
         min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} customer ids."
     )
+    as_of: datetime | None = AS_OF
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 class PredictionResponse(BaseModel):
@@ -44,6 +60,7 @@ class PredictionResponse(BaseModel):
     risk_band: str = Field(description="low (< 0.3), medium (< 0.6) or high.")
     model_version: str
     variant: str = Field(description="champion, or challenger for its share of customers")
+    as_of: str = Field(description="The time the prediction is for (UTC).")
     feature_versions: dict[str, str] = Field(description="view -> v<version>:<fingerprint>")
     features_as_of: dict[str, str] = Field(description="view -> latest event time stored")
     request_id: str
@@ -88,9 +105,9 @@ def create_app(
     )
     app.state.predictor = predictor
 
-    def run(ids: list[str]) -> list[Prediction]:
+    def run(ids: list[str], as_of: datetime | None) -> list[Prediction]:
         try:
-            return predictor.predict(ids)
+            return predictor.predict(ids, _utc(as_of))
         except NotReady as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from exc
         except UnknownCustomer as exc:
@@ -103,13 +120,13 @@ def create_app(
     @app.post("/predict", response_model=PredictionResponse)
     async def predict(request: PredictRequest) -> PredictionResponse:
         """Churn probability of one customer."""
-        return _response(run([str(request.customer_id)])[0])
+        return _response(run([str(request.customer_id)], request.as_of)[0])
 
     @app.post("/predict/batch", response_model=BatchResponse)
     async def predict_batch(request: BatchRequest) -> BatchResponse:
         """Churn probabilities of up to MAX_BATCH customers, in request order."""
         ids = [str(i) for i in request.customer_ids]
-        return BatchResponse(predictions=[_response(p) for p in run(ids)])
+        return BatchResponse(predictions=[_response(p) for p in run(ids, request.as_of)])
 
     @app.get("/health")
     async def health() -> dict[str, object]:

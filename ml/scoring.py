@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from ml import on_demand
 from ml.feature_views import FeatureView
 from ml.retrieval import SPINE_TIME, retrieval_sql
 from ml.training import ENTITY, predict_proba
@@ -51,6 +52,7 @@ def latest_features(
 def score(
     model: Pipeline, features: pd.DataFrame, model_name: str, model_version: str
 ) -> pd.DataFrame:
+    features = on_demand.add(features, on_demand.end_of_day(features[SPINE_TIME]))
     probability = predict_proba(model, features)
     return pd.DataFrame(
         {

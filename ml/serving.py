@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -30,7 +31,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
-from ml import registry
+from ml import on_demand, registry
 from ml.fast_trees import compile_classifier
 from ml.feature_views import LINEAGE_TAG, required_views
 from ml.online_store import lookup, read_watermark, store_path
@@ -91,6 +92,7 @@ class Prediction:
     risk_band: str
     model_version: str
     variant: str
+    as_of: str
     feature_versions: dict[str, str]
     features_as_of: dict[str, str]
     request_id: str
@@ -298,9 +300,11 @@ class Predictor:
             raise NotReady(self._problem)
         return self._state
 
-    def predict(self, ids: list[str]) -> list[Prediction]:
-        """Predictions for ``ids`` (all known), in order; UnknownCustomer names the others."""
+    def predict(self, ids: list[str], as_of: datetime | None = None) -> list[Prediction]:
+        """Predictions for ``ids`` (all known) as of ``as_of`` (naive UTC; default now), in
+        order; UnknownCustomer names the others."""
         started = time.perf_counter()
+        when = as_of or datetime.now(UTC).replace(tzinfo=None)
         state = self.state()
         groups: dict[str, list[str]] = {}
         for i in ids:
@@ -314,20 +318,30 @@ class Predictor:
                 found = lookup(state.store, state.watermark, members, variant.pinned)
             if found.missing:
                 raise UnknownCustomer(found.missing)
-            probabilities = variant.score([found.rows[i] for i in members])
+            rows = [dict(found.rows[i]) for i in members]
+            if rows and on_demand.LAST_PURCHASE in rows[0]:
+                days = on_demand.days_since_last_purchase(
+                    pd.Series([r[on_demand.LAST_PURCHASE] for r in rows]),
+                    pd.Series([when] * len(rows)),
+                )
+                for row, value in zip(rows, days.tolist(), strict=True):
+                    row[on_demand.DAYS_SINCE_LAST_PURCHASE] = None if value != value else value
+            probabilities = variant.score(rows)
             as_of = {view: str(mark["as_of"]) for view, mark in found.watermark.items()}
-            for i, p, band in zip(members, probabilities, risk_band(probabilities), strict=True):
+            bands = risk_band(probabilities)
+            for i, row, p, band in zip(members, rows, probabilities, bands, strict=True):
                 out[i] = Prediction(
                     customer_id=i,
                     churn_probability=round(float(p), 6),
                     risk_band=str(band),
                     model_version=variant.version,
                     variant=name,
+                    as_of=when.isoformat(timespec="seconds"),
                     feature_versions=variant.feature_versions,
                     features_as_of=as_of,
                     request_id=uuid.uuid4().hex,
                 )
-                logged.append((out[i], found.rows[i]))
+                logged.append((out[i], row))
         if self.logger is not None:
             latency = round((time.perf_counter() - started) * 1000.0, 3)
             now = time.time()

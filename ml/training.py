@@ -26,6 +26,7 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 
 from ml import candidates as families
+from ml import on_demand
 
 ENTITY = "customer_id"
 TIME = "event_timestamp"  # the spine time of a training row (its as-of date)
@@ -70,7 +71,11 @@ class Evaluation:
 
 def feature_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(numeric, categorical) feature columns: everything but keys and label, split by dtype."""
-    features = [c for c in frame.columns if c not in KEY_COLUMNS and c != LABEL]
+    features = [
+        c
+        for c in frame.columns
+        if c not in KEY_COLUMNS and c != LABEL and c not in on_demand.NOT_MODEL_INPUTS
+    ]
     categorical = [
         c
         for c in features

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import create_app
-from ml import online_store, registry, training
+from ml import on_demand, online_store, registry, training
 from ml.feature_views import feature_views, load_manifest
 from ml.gate import decide
 from ml.settings import MODEL_NAME
@@ -49,11 +49,22 @@ def batch_predictions(paths) -> dict[str, tuple[float, str]]:
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
+def model_sample(paths, model):
+    """A few training rows as the model takes them (for re-registering it in a test)."""
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        rows = con.execute("select * from training.training_set limit 5").df()
+    rows = on_demand.add(rows, on_demand.end_of_day(rows["event_timestamp"]))
+    columns = training.input_columns(model)
+    return training.model_input(rows, columns, training.categorical_columns(model))
+
+
 def test_predict_matches_batch_scoring(client, served_home):
     batch = batch_predictions(served_home)
     ids = sorted(batch)[:25]
+    # Batch scores as of the end of the last snapshot day; ask the API for the same time.
+    as_of = "2025-12-31T00:00:00"
     for customer in ids[:5]:
-        response = client.post("/predict", json={"customer_id": customer})
+        response = client.post("/predict", json={"customer_id": customer, "as_of": as_of})
         assert response.status_code == 200, response.text
         body = response.json()
         # The same model on the same features as of the same snapshot: the same probability.
@@ -64,11 +75,18 @@ def test_predict_matches_batch_scoring(client, served_home):
         assert set(body["feature_versions"]) == {"customer_features", "customer_attributes"}
         assert body["features_as_of"]["customer_features"] == "2025-12-30"
         assert len(body["request_id"]) == 32
-    response = client.post("/predict/batch", json={"customer_ids": ids})
+    response = client.post("/predict/batch", json={"customer_ids": ids, "as_of": as_of})
     assert response.status_code == 200
     got = [(p["customer_id"], p["churn_probability"]) for p in response.json()["predictions"]]
     assert got == [(i, batch[i][0]) for i in ids]
     assert len({p["request_id"] for p in response.json()["predictions"]}) == len(ids)
+    # The on-demand feature follows the request's time: 90 days later, with no purchase in
+    # between, the same customers look more likely to have left.
+    later = client.post(
+        "/predict/batch", json={"customer_ids": ids, "as_of": "2026-03-31T00:00:00Z"}
+    ).json()["predictions"]
+    assert [p["as_of"] for p in later] == ["2026-03-31T00:00:00"] * len(ids)
+    assert sum(p["churn_probability"] for p in later) > sum(batch[i][0] for i in ids)
 
 
 def test_errors(client):
@@ -93,7 +111,10 @@ def test_errors(client):
     assert client.post("/predict", content=b"not json").status_code == 422
     assert client.get("/health").json()["status"] == "ok"
     model = client.get("/model").json()
-    assert model["version"] == "1" and "customer_features__recency_days" in model["features"]
+    assert model["version"] == "1"
+    # The on-demand feature replaces the snapshot's frozen recency as a model input.
+    assert "on_demand__days_since_last_purchase" in model["features"]
+    assert "customer_features__recency_days" not in model["features"]
     assert client.get("/openapi.json").json()["paths"].keys() >= {"/predict", "/predict/batch"}
 
 
@@ -123,10 +144,7 @@ def test_new_champion_and_refreshed_store_are_served_without_restart(client, ser
         # A new version (the champion's own model, re-registered) is promoted...
         first = mlflow.get_model_version(MODEL_NAME, "1")
         model = registry.load_version(mlflow, "1")
-        with duckdb.connect(str(served_home.warehouse), read_only=True) as con:
-            rows = con.execute("select * from training.training_set limit 5").df()
-        columns = training.input_columns(model)
-        sample = training.model_input(rows, columns, training.categorical_columns(model))
+        sample = model_sample(served_home, model)
         feature_tags = {k: v for k, v in first.tags.items() if k.startswith("feature_view.")}
         new = registry.log_and_register(
             mlflow, model, sample, {}, {"pr_auc": 0.9}, feature_tags, decide(0.9, 0.5, None)
@@ -171,11 +189,7 @@ def test_challenger_share_and_prediction_logs_loaded_by_dagster(served_home):
     mlflow = registry.configure(served_home)
     first = mlflow.get_model_version(MODEL_NAME, "1")
     model = registry.load_version(mlflow, "1")
-    with duckdb.connect(str(served_home.warehouse), read_only=True) as con:
-        rows = con.execute("select * from training.training_set limit 5").df()
-    sample = training.model_input(
-        rows, training.input_columns(model), training.categorical_columns(model)
-    )
+    sample = model_sample(served_home, model)
     feature_tags = {k: v for k, v in first.tags.items() if k.startswith("feature_view.")}
     # A second version that the gate keeps out: it becomes the challenger.
     rejected = registry.log_and_register(

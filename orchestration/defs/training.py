@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ml import candidates, evaluation, gate, provenance, registry, slices, training
+from ml import candidates, evaluation, gate, on_demand, provenance, registry, slices, training
 from ml.feature_views import lineage_tags, load_manifest, training_set_selection
 from ml.selection import select
 from ml.settings import export_environment
@@ -138,6 +138,7 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
             "select * from training.training_set order by event_timestamp, customer_id"
         ).df()
         missing_views = _missing_views(con, selection)
+    frame = on_demand.add(frame, on_demand.end_of_day(frame[training.TIME]))
     split = training.time_split(frame, params.holdout_snapshots, params.horizon_days)
     del frame
 
