@@ -77,6 +77,19 @@ def test_demo_on_a_users_own_log(tmp_path):
         False,  # before the customer's first purchase: nothing is known yet
     ]
 
+    # The online API on the user's data: integer ids, no customer attributes.
+    from fastapi.testclient import TestClient
+
+    from app.api import create_app
+    from ml.settings import Paths
+
+    with TestClient(create_app(Paths(home.resolve()))) as api:
+        answer = api.post("/predict", json={"customer_id": 17})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["customer_id"] == "17"
+        assert 0.0 <= answer.json()["churn_probability"] <= 1.0
+        assert api.post("/predict", json={"customer_id": "no-such-id"}).status_code == 404
+
 
 def test_missing_column_is_refused_before_anything_changes(tmp_path):
     bad = tmp_path / "bad.csv"
