@@ -51,7 +51,8 @@ def test_features_list_json(built_home, capsys):
     assert view["latest"] and not v2["latest"]
     assert view["entity"] == "customer_id" and view["timestamp_column"] == "as_of_date"
     assert view["max_age_days"] == 7 and view["relation"] == "features.customer_features"
-    assert "recency_days" in view["features"] and "last_purchase_date" not in view["features"]
+    # last_purchase_date is served as the input of the on-demand feature.
+    assert "recency_days" in view["features"] and "last_purchase_date" in view["features"]
     assert "customer_id" not in view["features"] and "as_of_date" not in view["features"]
 
 
@@ -192,7 +193,10 @@ def test_online_store_equals_the_latest_offline_snapshot(built_home, capsys):
     assert mark["entities"] == len(ids)
     for feature in view.features:
         online = [found.rows[i][f"customer_features__{feature}"] for i in ids]
-        offline = latest[feature].astype(object).where(latest[feature].notna(), None).tolist()
+        column = latest[feature]
+        if pd.api.types.is_datetime64_any_dtype(column):  # SQLite holds dates as ISO text
+            column = column.dt.strftime("%Y-%m-%d")
+        offline = column.astype(object).where(column.notna(), None).tolist()
         assert online == offline, feature
 
     # The attribute view: each customer's current version.

@@ -24,7 +24,8 @@ def weekly(n_dates: int, per_date: int, seed: int = 0) -> pd.DataFrame:
         {
             "customer_id": [f"c{i % per_date}" for i in range(n)],
             "event_timestamp": np.repeat(dates, per_date),
-            "customer_features__recency_days": recency,
+            "customer_features__recency_days": recency,  # for the baseline, as in production
+            "on_demand__days_since_last_purchase": recency + 1,  # the model's recency input
             "customer_features__tenure_days": rng.integers(0, 800, size=n),
             "customer_features__spend_90d": rng.gamma(2.0, 30.0, size=n),
             "customer_attributes__country": country,
@@ -133,7 +134,7 @@ def test_artifacts_are_written(tmp_path):
     confusion = json.loads((tmp_path / "confusion_matrix.json").read_text())
     assert sum(map(sum, confusion["matrix"])) == len(frame)
     # Recency drives the label, so it must lead the permutation importance.
-    assert figures["top_features"][0] == "customer_features__recency_days"
+    assert figures["top_features"][0] == "on_demand__days_since_last_purchase"
 
 
 def test_tenure_bands():

@@ -20,7 +20,8 @@ def synthetic(n: int, seed: int) -> pd.DataFrame:
         {
             "customer_id": [f"c{i}" for i in range(n)],
             "event_timestamp": pd.Timestamp("2024-01-01"),
-            "customer_features__recency_days": recency,
+            "customer_features__recency_days": recency,  # for the baseline
+            "on_demand__days_since_last_purchase": recency + 1,  # the model's input
             "spend_90d": spend,
             "country": rng.choice(["DE", "FR"], size=n),
             "churned": churned,
