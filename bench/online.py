@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ml import on_demand  # noqa: E402
 from ml.online_store import get_online_features  # noqa: E402
 from ml.settings import MODEL_NAME, export_environment  # noqa: E402
 
@@ -104,11 +106,19 @@ def main() -> None:
     model = registry.load_version(client, version)
     columns, categorical = input_columns(model), categorical_columns(model)
 
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+
     def vector(i: str) -> dict:
+        """The feature vector `fti serve` would build now, for MLflow's server."""
+        features = dict(found.rows[i])
+        days = on_demand.days_since_last_purchase(
+            [features.get(on_demand.LAST_PURCHASE)], [now.to_pydatetime()]
+        )
+        features[on_demand.DAYS_SINCE_LAST_PURCHASE] = float(days[0])
         row = [
-            (found.rows[i][c] if found.rows[i][c] is not None else "unknown")
+            (features[c] if features[c] is not None else "unknown")
             if c in categorical
-            else found.rows[i][c]
+            else features[c]
             for c in columns
         ]
         return {"dataframe_split": {"columns": columns, "data": [row]}}

@@ -10,6 +10,7 @@ snapshot day); that column stays in the tables for analysts and for the baseline
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 LAST_PURCHASE = "customer_features__last_purchase_date"
@@ -20,14 +21,27 @@ NOT_MODEL_INPUTS = frozenset({LAST_PURCHASE, SUPERSEDED})
 SECONDS_PER_DAY = 86_400
 
 
-def days_since_last_purchase(last_purchase: pd.Series, as_of: pd.Series) -> pd.Series:
+def _as_seconds(values: pd.Series | list) -> np.ndarray:
+    """datetime64[s] of a datetime Series, or of a list of dates, datetimes or ISO strings
+    (None is NaT); sub-second parts are dropped."""
+    if isinstance(values, pd.Series):
+        if not pd.api.types.is_datetime64_any_dtype(values):
+            values = pd.to_datetime(values, errors="coerce")
+        return values.to_numpy(dtype="datetime64[s]")
+    return np.array(list(values), dtype="datetime64[s]")
+
+
+def days_since_last_purchase(
+    last_purchase: pd.Series | list, as_of: pd.Series | list
+) -> np.ndarray:
     """Days (fractional, at one-second resolution) from the start of the last purchase day
-    to ``as_of``; null without a purchase. Whole seconds as integers, then one division: the
-    same float64 whatever the caller (a frame of millions of rows or a single request)."""
-    last = pd.to_datetime(pd.Series(last_purchase).reset_index(drop=True), errors="coerce")
-    when = pd.to_datetime(pd.Series(as_of).reset_index(drop=True), errors="coerce")
-    seconds = (when.dt.floor("s") - last.dt.floor("s")).dt.total_seconds()
-    return (seconds / SECONDS_PER_DAY).astype("float64")
+    to ``as_of``; NaN without a purchase. Whole seconds as integers, then one division: the
+    same float64 for a frame of millions of rows (training, batch) and for a single request
+    given as lists (the API, where this costs microseconds)."""
+    last, when = _as_seconds(last_purchase), _as_seconds(as_of)
+    seconds = (when - last).astype("int64").astype("float64")
+    seconds[np.isnat(last) | np.isnat(when)] = np.nan
+    return seconds / SECONDS_PER_DAY
 
 
 def end_of_day(dates: pd.Series) -> pd.Series:
@@ -40,6 +54,7 @@ def add(frame: pd.DataFrame, as_of: pd.Series) -> pd.DataFrame:
     if LAST_PURCHASE not in frame.columns:
         return frame
     out = frame.copy()
-    values = days_since_last_purchase(out[LAST_PURCHASE], as_of)
-    out[DAYS_SINCE_LAST_PURCHASE] = values.to_numpy()
+    out[DAYS_SINCE_LAST_PURCHASE] = days_since_last_purchase(
+        out[LAST_PURCHASE].reset_index(drop=True), pd.Series(as_of).reset_index(drop=True)
+    )
     return out

@@ -187,6 +187,7 @@ class Predictor:
         self.refresh_seconds = refresh_seconds
         self.challenger_share = challenger_share
         self.logger = logger
+        self._client = registry.configure(paths)  # once: configuring costs milliseconds
         self._state: ServingState | None = None
         self._problem = "starting"
         self._stop = threading.Event()
@@ -256,7 +257,7 @@ class Predictor:
 
     def refresh(self) -> bool:
         """Build a new state if an alias or the store changed; True when swapped."""
-        client = registry.configure(self.paths)
+        client = self._client
         champion = _alias(client, CHAMPION)
         challenger = _alias(client, CHALLENGER) if self.challenger_share > 0 else None
         path = store_path(self.paths)
@@ -321,8 +322,7 @@ class Predictor:
             rows = [dict(found.rows[i]) for i in members]
             if rows and on_demand.LAST_PURCHASE in rows[0]:
                 days = on_demand.days_since_last_purchase(
-                    pd.Series([r[on_demand.LAST_PURCHASE] for r in rows]),
-                    pd.Series([when] * len(rows)),
+                    [r[on_demand.LAST_PURCHASE] for r in rows], [when] * len(rows)
                 )
                 for row, value in zip(rows, days.tolist(), strict=True):
                     row[on_demand.DAYS_SINCE_LAST_PURCHASE] = None if value != value else value
