@@ -65,11 +65,15 @@ def configure(paths: Paths) -> MlflowClient:
     return client
 
 
-def champion_version(client: MlflowClient) -> str | None:
+def alias_version(client: MlflowClient, alias: str) -> str | None:
     try:
-        return str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+        return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def champion_version(client: MlflowClient) -> str | None:
+    return alias_version(client, CHAMPION)
 
 
 def _pip_requirements() -> list[str]:
@@ -146,11 +150,7 @@ def set_champion(client: MlflowClient, version: str, reason: str) -> None:
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     client.set_model_version_tag(MODEL_NAME, version, "champion.since", stamp)
     client.set_model_version_tag(MODEL_NAME, version, "champion.reason", reason)
-    try:
-        challenger = str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version)
-    except mlflow.exceptions.MlflowException:
-        challenger = None
-    if challenger == version:
+    if alias_version(client, CHALLENGER) == version:
         client.delete_registered_model_alias(MODEL_NAME, CHALLENGER)
 
 

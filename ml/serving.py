@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
@@ -104,13 +103,6 @@ def _store_id(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return stat.st_ino, stat.st_mtime_ns
-
-
-def _alias(client: MlflowClient, alias: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
-    except mlflow.exceptions.MlflowException:
-        return None
 
 
 def fast_scorer(model: Pipeline) -> Callable[[list[dict]], np.ndarray] | None:
@@ -258,8 +250,10 @@ class Predictor:
     def refresh(self) -> bool:
         """Build a new state if an alias or the store changed; True when swapped."""
         client = self._client
-        champion = _alias(client, CHAMPION)
-        challenger = _alias(client, CHALLENGER) if self.challenger_share > 0 else None
+        champion = registry.alias_version(client, CHAMPION)
+        challenger = (
+            registry.alias_version(client, CHALLENGER) if self.challenger_share > 0 else None
+        )
         path = store_path(self.paths)
         current_store = _store_id(path)
         state = self._state

@@ -49,13 +49,22 @@ def batch_predictions(paths) -> dict[str, tuple[float, str]]:
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-def model_sample(paths, model):
-    """A few training rows as the model takes them (for re-registering it in a test)."""
+def reregister_first(paths, pr_auc: float):
+    """Version 1's model registered again as a new version, with version 1's feature tags;
+    the gate decides on ``pr_auc`` against a baseline of 0.5 (promoted above it)."""
+    mlflow = registry.configure(paths)
+    first = mlflow.get_model_version(MODEL_NAME, "1")
+    model = registry.load_version(mlflow, "1")
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         rows = con.execute("select * from training.training_set limit 5").df()
     rows = on_demand.add(rows, on_demand.end_of_day(rows["event_timestamp"]))
     columns = training.input_columns(model)
-    return training.model_input(rows, columns, training.categorical_columns(model))
+    sample = training.model_input(rows, columns, training.categorical_columns(model))
+    feature_tags = {k: v for k, v in first.tags.items() if k.startswith("feature_view.")}
+    decision = decide(pr_auc, 0.5, None)
+    return registry.log_and_register(
+        mlflow, model, sample, {}, {"pr_auc": pr_auc}, feature_tags, decision
+    )
 
 
 def test_predict_matches_batch_scoring(client, served_home):
@@ -142,13 +151,7 @@ def test_new_champion_and_refreshed_store_are_served_without_restart(client, ser
     worker.start()
     try:
         # A new version (the champion's own model, re-registered) is promoted...
-        first = mlflow.get_model_version(MODEL_NAME, "1")
-        model = registry.load_version(mlflow, "1")
-        sample = model_sample(served_home, model)
-        feature_tags = {k: v for k, v in first.tags.items() if k.startswith("feature_view.")}
-        new = registry.log_and_register(
-            mlflow, model, sample, {}, {"pr_auc": 0.9}, feature_tags, decide(0.9, 0.5, None)
-        )
+        new = reregister_first(served_home, pr_auc=0.9)
         assert registry.champion_version(mlflow) == new.version == "2"
         served = _wait_for(client, lambda: client.get("/model").json()["version"] == "2")
         assert served
@@ -186,15 +189,8 @@ def test_challenger_share_and_prediction_logs_loaded_by_dagster(served_home):
     from ml.prediction_log import log_folder
     from orchestration.defs.monitoring import online_predictions
 
-    mlflow = registry.configure(served_home)
-    first = mlflow.get_model_version(MODEL_NAME, "1")
-    model = registry.load_version(mlflow, "1")
-    sample = model_sample(served_home, model)
-    feature_tags = {k: v for k, v in first.tags.items() if k.startswith("feature_view.")}
     # A second version that the gate keeps out: it becomes the challenger.
-    rejected = registry.log_and_register(
-        mlflow, model, sample, {}, {"pr_auc": 0.1}, feature_tags, decide(0.1, 0.5, None)
-    )
+    rejected = reregister_first(served_home, pr_auc=0.1)
     ids = sorted(batch_predictions(served_home))[:40]
     with TestClient(create_app(served_home, challenger_share=0.5)) as client:
         assert client.get("/model").json()["challenger"]["version"] == rejected.version
