@@ -4,6 +4,10 @@ The contract with users is three columns: ``customer_id``, ``transaction_ts`` (a
 timestamp) and ``amount``; ``transaction_id`` and ``quantity`` are optional. A file that breaks
 the contract stops before anything is replaced; rows that break it are set aside in
 ``raw.rejected_transactions`` with a reason, and the good rows go on.
+
+Transaction ids are unique in ``raw.transactions``: a second row with an id already in the file
+is rejected, and a row whose id is already loaded (a re-sent file) is skipped and counted, so
+loading the same day twice changes nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import pandas as pd
 
 REQUIRED_COLUMNS = ("customer_id", "transaction_ts", "amount")
 OPTIONAL_COLUMNS = ("transaction_id", "quantity")
+# A timestamp this far past the load time is in the future whatever the file's time zone.
+FUTURE_SLACK = "1 day"
 CUSTOMER_COLUMNS = (
     "customer_id",
     "signup_date",
@@ -40,6 +46,8 @@ class IngestResult:
     customers: int
     first_ts: str
     last_ts: str
+    already_loaded: int = 0
+    ignored_columns: tuple[str, ...] = ()
 
 
 def _reader(path: Path) -> str:
@@ -82,6 +90,7 @@ def _publish_raw(
     customers_sql: str,
     history_sql: str,
     append: bool = False,
+    source: str = "generated",
 ) -> IngestResult:
     """Replace (or, with ``append``, extend) the raw tables from ``_upload``, atomically.
 
@@ -90,6 +99,7 @@ def _publish_raw(
     the same ids, which staging deduplicates, while two identical purchases stay two.
     """
     present = {r[0] for r in con.execute("describe _upload").fetchall()}
+    ignored = tuple(sorted(present - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS)))
     given_id = (
         "nullif(trim(cast(transaction_id as varchar)), '')"
         if "transaction_id" in present
@@ -123,6 +133,12 @@ def _publish_raw(
                     when try_cast(amount as double) is null then 'unparseable amount'
                     when not isfinite(try_cast(amount as double)) then 'non-finite amount'
                     when try_cast(amount as double) <= 0 then 'amount not positive'
+                    when try_cast(transaction_ts as timestamp)
+                        > localtimestamp + interval '{FUTURE_SLACK}'
+                        then 'transaction_ts in the future'
+                    when {given_id} is not null and row_number() over (
+                        partition by {given_id} order by _row) > 1
+                        then 'duplicate transaction_id'
                 end as reject_reason
             from (
                 select * exclude (customer_id, transaction_ts, amount),
@@ -134,23 +150,6 @@ def _publish_raw(
             )
             """
         )
-        good_rows = (
-            "select transaction_id, customer_id, transaction_ts, amount, quantity "
-            "from _typed where reject_reason is null order by _row"
-        )
-        bad_rows = (
-            "select _row as source_row, customer_id, raw_transaction_ts as transaction_ts, "
-            "raw_amount as amount, reject_reason "
-            "from _typed where reject_reason is not null order by _row"
-        )
-        batch = con.execute(
-            "select count(*) filter (where reject_reason is null), "
-            "count(*) filter (where reject_reason is not null), "
-            "min(transaction_ts) filter (where reject_reason is null)::varchar, "
-            "max(transaction_ts) filter (where reject_reason is null)::varchar from _typed"
-        ).fetchall()[0]
-        if batch[0] == 0:
-            raise InputError("no usable rows: every row was rejected (see the reasons above)")
         exists = {
             r[0]
             for r in con.execute(
@@ -158,7 +157,39 @@ def _publish_raw(
             ).fetchall()
         }
         raw_tables = {"transactions", "rejected_transactions", "customers", "customer_history"}
-        if append and raw_tables <= exists:
+        append = append and raw_tables <= exists
+        # A re-sent row (its id already loaded) is neither new nor bad: it is skipped.
+        loaded = (
+            "transaction_id in (select transaction_id from raw.transactions)" if append else "false"
+        )
+        good_rows = (
+            "select transaction_id, customer_id, transaction_ts, amount, quantity "
+            f"from _typed where reject_reason is null and not ({loaded}) order by _row"
+        )
+        literal = source.replace("'", "''")
+        bad_rows = (
+            f"select '{literal}' as source, _row as source_row, customer_id, "
+            "raw_transaction_ts as transaction_ts, raw_amount as amount, reject_reason, "
+            "localtimestamp as rejected_at "
+            "from _typed where reject_reason is not null order by _row"
+        )
+        batch = con.execute(
+            f"select count(*) filter (where reject_reason is null and not ({loaded})), "
+            "count(*) filter (where reject_reason is not null), "
+            f"count(*) filter (where reject_reason is null and {loaded}), "
+            "min(transaction_ts) filter (where reject_reason is null)::varchar, "
+            "max(transaction_ts) filter (where reject_reason is null)::varchar from _typed"
+        ).fetchall()[0]
+        if batch[0] + batch[2] == 0:
+            reasons = con.execute(
+                "select reject_reason, count(*) from _typed group by 1 order by 2 desc limit 3"
+            ).fetchall()
+            raise InputError(
+                f"{source}: no usable rows; every row was rejected ("
+                + ", ".join(f"{n} {reason}" for reason, n in reasons)
+                + ")"
+            )
+        if append:
             con.execute(f"insert into raw.transactions {good_rows}")
             con.execute(f"insert into raw.rejected_transactions {bad_rows}")
         else:
@@ -172,7 +203,7 @@ def _publish_raw(
     except Exception:
         con.execute("rollback")
         raise
-    return IngestResult(batch[0], batch[1], customers, batch[2], batch[3])
+    return IngestResult(batch[0], batch[1], customers, batch[3], batch[4], batch[2], ignored)
 
 
 _NO_CUSTOMERS = (
@@ -208,7 +239,7 @@ def ingest_file(
     """Ingest a user's transaction file (it carries no customer attributes); with ``append``
     its rows are added to what is loaded, as for a new day's file."""
     _stage_file(con, Path(path))
-    return _publish_raw(con, _NO_CUSTOMERS, _NO_HISTORY, append=append)
+    return _publish_raw(con, _NO_CUSTOMERS, _NO_HISTORY, append=append, source=Path(path).name)
 
 
 def ingest_frames(

@@ -46,6 +46,11 @@ def publish(
         f"select count(*), max(as_of_date)::varchar from {PREDICTIONS_TABLE}"
     ).fetchone()
     tables = table_row_counts(con)
+    reasons = dict(
+        con.execute(
+            "select reject_reason, count(*) from raw.rejected_transactions group by 1 order by 1"
+        ).fetchall()
+    )
     manifest = {
         "published_at": now.isoformat(timespec="seconds"),
         "snapshot": name,
@@ -53,6 +58,7 @@ def publish(
         "champion": champion,
         "predictions": {"rows": rows, "as_of": as_of, "file": predictions_file.name},
         "rejected_rows": tables.get("raw.rejected_transactions", 0),
+        "rejected_by_reason": reasons,
         "tables": tables,
     }
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))

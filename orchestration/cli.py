@@ -136,6 +136,7 @@ def status(paths: Paths) -> dict[str, object]:
         "champion": champion,
         "predictions": manifest.get("predictions", {"rows": 0, "as_of": None}),
         "rejected_rows": manifest.get("rejected_rows", 0),
+        "rejected_by_reason": manifest.get("rejected_by_reason", {}),
         "tables": manifest.get("tables", {}),
         "published_at": manifest.get("published_at"),
         "dagster_run_id": manifest.get("dagster_run_id"),
@@ -157,7 +158,8 @@ def _print_summary(report: dict[str, object], headline: str) -> None:
         )
     )
     print(f"  predictions    : {predictions['rows']} customers as of {predictions['as_of']}")
-    print(f"  rejected rows  : {report['rejected_rows']}")
+    reasons = ", ".join(f"{n} {reason}" for reason, n in report["rejected_by_reason"].items())
+    print(f"  rejected rows  : {report['rejected_rows']}" + (f" ({reasons})" if reasons else ""))
     print("Next: `fti status --json`, `fti ui` (Dagster), `fti dashboard` (Streamlit), or query")
     print("      features.customer_features and predictions.churn_predictions in DuckDB.")
 

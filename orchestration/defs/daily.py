@@ -45,19 +45,21 @@ def landing_files(landing: Path, days: list[str]) -> list[Path]:
     pool=WAREHOUSE_POOL,
 )
 def daily_transactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """The landed files of the run's days, appended to raw.transactions (a file sent twice is
-    deduplicated in staging: ids without a transaction_id derive from the row's content)."""
+    """The landed files of the run's days, appended to raw.transactions (a file sent twice
+    adds nothing: ids without a transaction_id derive from the row's content, and rows whose id
+    is already loaded are skipped)."""
     paths = export_environment()
     keys = context.partition_keys
     files = landing_files(paths.home / "landing", keys)
     for path in files:  # refuse the whole batch before changing anything
         ingest.validate_file(path)
-    appended = rejected = 0
+    appended = rejected = skipped = 0
     with connect(paths.warehouse) as con:
         for path in files:
             result = ingest.ingest_file(con, path, append=True)
             appended += result.transactions
             rejected += result.rejected
+            skipped += result.already_loaded
     context.log.info(f"{len(files)} landed file(s) for {keys[0]}..{keys[-1]}: {appended} rows")
     return dg.MaterializeResult(
         metadata={
@@ -65,6 +67,7 @@ def daily_transactions(context: dg.AssetExecutionContext) -> dg.MaterializeResul
             "files": len(files),
             "appended_rows": appended,
             "rejected_rows": rejected,
+            "already_loaded_rows": skipped,
         }
     )
 

@@ -71,13 +71,19 @@ def raw_transaction_log(context: dg.AssetExecutionContext, config: IngestConfig)
         )
         history = con.execute("select count(*) from raw.customer_history").fetchall()[0][0]
         customers = con.execute("select count(*) from raw.customers").fetchall()[0][0]
-    context.log.info(f"ingested {result.transactions} rows, rejected {result.rejected}")
+    ignored = ", ".join(result.ignored_columns) or "none"
+    context.log.info(
+        f"ingested {result.transactions} rows, rejected {result.rejected}, skipped "
+        f"{result.already_loaded} already loaded; ignored columns: {ignored}"
+    )
     yield dg.MaterializeResult(
         asset_key=["raw", "transactions"],
         metadata={
             "source": source,
             "mode": "append" if config.append and config.transactions_path else "replace",
             "dagster/row_count": result.transactions,
+            "already_loaded_rows": result.already_loaded,
+            "ignored_columns": ignored,
             "first_transaction": result.first_ts,
             "last_transaction": result.last_ts,
         },
