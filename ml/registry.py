@@ -5,12 +5,15 @@ a version that did not pass the gate. Every move of ``champion`` (the gate, `fti
 promote`, `fti model rollback`) goes through ``set_champion``, which keeps the succession in a
 tag of the registered model so that a rollback knows which version to return to. Models are
 serialized with skops and loaded with our own list of trusted types, never with the list
-stored inside the model file, so a tampered model cannot widen what it is allowed to build.
+stored inside the model file, so a tampered model cannot widen what it is allowed to build;
+the file's SHA-256 is recorded at registration and checked before every load, so a model file
+changed after the gate judged it is refused rather than served.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,8 +45,15 @@ TRUSTED_TYPES = [
 ]
 
 
+CHECKSUM_TAG = "model.sha256"
+
+
 class RegistryError(ValueError):
     """A registry operation cannot be done as asked (unknown version, nothing to roll back)."""
+
+
+class ModelFileError(RegistryError):
+    """A stored model file is not the one registered, or holds types we do not trust."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +127,15 @@ def log_and_register(
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
             skops_trusted_types=TRUSTED_TYPES,
         )
+    stored = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri))
     # One registry call with every tag: setting ~40 tags one by one costs a SQLite
     # transaction each (most of a second).
-    version_tags = {**{f"metrics.{k}": str(v) for k, v in metrics.items()}, **gate_tags, **tags}
+    version_tags = {
+        **{f"metrics.{k}": str(v) for k, v in metrics.items()},
+        **gate_tags,
+        **tags,
+        CHECKSUM_TAG: _sha256(stored / _model_file(stored)),
+    }
     try:
         client.get_registered_model(MODEL_NAME)
     except mlflow.exceptions.MlflowException:
@@ -182,27 +198,52 @@ def list_versions(client: MlflowClient) -> list[dict[str, object]]:
     ]
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _model_file(local: Path) -> str:
+    """The serialized model's file name inside a logged model folder; only skops is accepted."""
+    flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["sklearn"]
+    if flavor.get("serialization_format") != "skops":
+        raise ModelFileError(
+            f"model stored as {flavor.get('serialization_format')!r}; only skops models are loaded"
+        )
+    return flavor["pickled_model"]
+
+
 def load_version(client: MlflowClient, version: str) -> Pipeline:
-    return _load_cached(client.tracking_uri, version)
+    """The registered model, after checking its file against the checksum taken at
+    registration; raises ModelFileError naming the file when it differs or cannot be loaded."""
+    expected = client.get_model_version(MODEL_NAME, version).tags.get(CHECKSUM_TAG)
+    return _load_cached(client.tracking_uri, version, expected)
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(tracking_uri: str, version: str) -> Pipeline:
+def _load_cached(tracking_uri: str, version: str, expected: str | None) -> Pipeline:
+    what = f"model {MODEL_NAME} v{version}"
     local = Path(
         mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{MODEL_NAME}/{version}", tracking_uri=tracking_uri
         )
     )
-    flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["sklearn"]
-    if flavor.get("serialization_format") != "skops":
-        raise ValueError(
-            f"model {MODEL_NAME} v{version} is stored as {flavor.get('serialization_format')!r}; "
-            "only skops models are loaded"
+    try:
+        path = local / _model_file(local)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{what}: {exc}") from exc
+    if expected is None:
+        raise ModelFileError(f"{what} has no recorded checksum ({CHECKSUM_TAG}); re-register it")
+    if _sha256(path) != expected:
+        raise ModelFileError(
+            f"{what}: the model file {path.name} changed after registration (SHA-256 "
+            f"{_sha256(path)[:12]}... is not the recorded {expected[:12]}...); refusing to load it"
         )
     try:
-        return skops.io.load(local / flavor["pickled_model"], trusted=TRUSTED_TYPES)
+        return skops.io.load(path, trusted=TRUSTED_TYPES)
     except skops.io.exceptions.UntrustedTypesFoundException as exc:
-        raise ValueError(f"model {MODEL_NAME} v{version} holds untrusted types: {exc}") from exc
+        raise ModelFileError(f"{what} holds types outside the trusted list: {exc}") from exc
+    except Exception as exc:  # a corrupt zip, or a file skops cannot read
+        raise ModelFileError(f"{what}: the model file {path.name} cannot be read: {exc}") from exc
 
 
 def version_summary(client: MlflowClient, version: str) -> dict[str, object]:
