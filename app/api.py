@@ -20,6 +20,67 @@ from ml.serving import MAX_BATCH, NotReady, Prediction, Predictor, UnknownCustom
 from ml.settings import Paths
 from ml.settings import paths as resolve_paths
 
+# A batch of MAX_BATCH of the longest ids is under 8 KB of JSON; anything larger is refused
+# before it is read into memory.
+MAX_BODY_BYTES = 16 * 1024
+
+
+class BodySizeLimit:
+    """Answer 413 to a request body over ``limit`` bytes, declared or streamed.
+
+    Plain ASGI rather than an HTTP middleware: the body (bounded, so small) is read here and
+    handed on in one message, without a task per request.
+    """
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send) -> None:
+        body = b'{"detail":"request body over ' + str(self.limit).encode() + b' bytes"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 CustomerId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")
 ]
@@ -70,6 +131,18 @@ class BatchResponse(BaseModel):
     predictions: list[PredictionResponse]
 
 
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+_NOT_READY = {503: {"model": ErrorResponse, "description": "No model or online store yet."}}
+_ERRORS = {
+    404: {"model": ErrorResponse, "description": "Unknown customer id(s)."},
+    413: {"model": ErrorResponse, "description": f"Body over {MAX_BODY_BYTES} bytes."},
+    **_NOT_READY,
+}
+
+
 def _response(prediction: Prediction) -> PredictionResponse:
     return PredictionResponse(**prediction.__dict__)
 
@@ -104,6 +177,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.predictor = predictor
+    app.add_middleware(BodySizeLimit)
 
     def run(ids: list[str], as_of: datetime | None) -> list[Prediction]:
         try:
@@ -117,12 +191,12 @@ def create_app(
             ) from exc
 
     # CPU-bound work of about a millisecond: run on the event loop, not in a thread pool.
-    @app.post("/predict", response_model=PredictionResponse)
+    @app.post("/predict", response_model=PredictionResponse, responses=_ERRORS)
     async def predict(request: PredictRequest) -> PredictionResponse:
         """Churn probability of one customer."""
         return _response(run([str(request.customer_id)], request.as_of)[0])
 
-    @app.post("/predict/batch", response_model=BatchResponse)
+    @app.post("/predict/batch", response_model=BatchResponse, responses=_ERRORS)
     async def predict_batch(request: BatchRequest) -> BatchResponse:
         """Churn probabilities of up to MAX_BATCH customers, in request order."""
         ids = [str(i) for i in request.customer_ids]
@@ -133,7 +207,7 @@ def create_app(
         """Whether a model and an online store are being served (never an error status)."""
         return predictor.health()
 
-    @app.get("/model")
+    @app.get("/model", responses=_NOT_READY)
     async def model() -> dict[str, object]:
         """The served model version, its input columns and the feature versions in use."""
         try:
