@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ml import publish
+from ml import health, publish
 from ml.settings import paths
 
 st.set_page_config(page_title="Customer churn", layout="wide")
@@ -21,8 +21,19 @@ def load(snapshot: str) -> tuple[dict, pd.DataFrame]:
     return publish.read_manifest(p), publish.read_predictions(p)
 
 
+def blocked_runs() -> None:
+    """Say when the latest run was stopped by a check: the page shows the last good version."""
+    for stage, outcome in health.failing(paths()).items():
+        st.error(
+            f"The latest run ({outcome['at']}) was blocked at **{stage.replace('_', ' ')}**: "
+            f"{outcome['detail']}. Nothing below changed: it is the last good version.",
+            icon=":material/block:",
+        )
+
+
 def main() -> None:
     st.title("Customer churn")
+    blocked_runs()
     folder = publish.current_snapshot(paths())
     if folder is None:
         st.info("Nothing is published yet. Run `make demo` (or `fti demo`) to build the pipeline.")

@@ -199,6 +199,17 @@ def _publish_raw(
             con.execute(f"create or replace table raw.customer_history as {history_sql}")
             con.execute(f"drop table if exists {ATTRIBUTE_SNAPSHOT}")
         customers = con.execute("select count(*) from raw.customers").fetchall()[0][0]
+        # The loads since the last full load (which starts the history over, as it does the
+        # attribute snapshot); the quality gate compares builds of the same full-load source.
+        con.execute(
+            f"create {'table if not exists' if append else 'or replace table'} raw.loads "
+            "(loaded_at timestamp, source varchar, mode varchar, rows bigint, rejected bigint, "
+            "already_loaded bigint)"
+        )
+        con.execute(
+            "insert into raw.loads values (localtimestamp, ?, ?, ?, ?, ?)",
+            [source, "append" if append else "replace", batch[0], batch[1], batch[2]],
+        )
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -247,6 +258,7 @@ def ingest_frames(
     transactions: pd.DataFrame,
     customers: pd.DataFrame,
     customer_history: pd.DataFrame | None = None,
+    source: str = "generated",
 ) -> IngestResult:
     """Ingest in-memory frames (the generator's output) through the same validation path."""
     con.register("_tx_frame", transactions)
@@ -266,6 +278,7 @@ def ingest_frames(
             else "select customer_id::varchar as customer_id, "
             "updated_at::timestamp as updated_at, country::varchar as country, "
             "segment::varchar as segment from _history_frame",
+            source=source,
         )
     finally:
         for frame in ("_tx_frame", "_customer_frame", "_history_frame"):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from ml.faults import stall_point
 from ml.feature_views import FeatureView
 from ml.settings import Paths
 
@@ -69,6 +70,7 @@ def materialize(
             for view in views:
                 watermark[f"{view.name}@{view.version}"] = _write_view(db, con, view)
             db.commit()
+        stall_point("online_store")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -30,6 +30,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
+from ml.faults import stall_point
 from ml.gate import GateDecision
 from ml.settings import EXPERIMENT_NAME, MODEL_NAME, Paths
 
@@ -144,6 +145,7 @@ def log_and_register(
         MODEL_NAME, info.model_uri, run_id=run.info.run_id, tags=version_tags
     )
     version = str(created.version)
+    stall_point("registry")
     if decision.promote:
         set_champion(client, version, f"gate: {decision.reason}")
     else:

@@ -125,9 +125,10 @@ def _root_cause(error) -> str:
 
 def status(paths: Paths) -> dict[str, object]:
     """What is built, read from the published snapshot and the registry, never the warehouse."""
-    from ml import publish, registry
+    from ml import feature_quality, health, publish, registry
 
     manifest = publish.read_manifest(paths) or {}
+    features = feature_quality.read_publication(paths) or {}
     champion = None
     if (paths.mlflow_dir / "mlflow.db").exists():
         champion = registry.champion_summary(registry.configure(paths))
@@ -140,6 +141,9 @@ def status(paths: Paths) -> dict[str, object]:
         "tables": manifest.get("tables", {}),
         "published_at": manifest.get("published_at"),
         "dagster_run_id": manifest.get("dagster_run_id"),
+        "features_published_at": features.get("published_at"),
+        "features_database": str(feature_quality.database_path(paths)),
+        "health": health.read(paths),
     }
 
 
@@ -160,8 +164,11 @@ def _print_summary(report: dict[str, object], headline: str) -> None:
     print(f"  predictions    : {predictions['rows']} customers as of {predictions['as_of']}")
     reasons = ", ".join(f"{n} {reason}" for reason, n in report["rejected_by_reason"].items())
     print(f"  rejected rows  : {report['rejected_rows']}" + (f" ({reasons})" if reasons else ""))
+    for stage, outcome in report["health"].items():
+        if not outcome["ok"]:
+            print(f"  BLOCKED        : {stage} at {outcome['at']}: {outcome['detail']}")
     print("Next: `fti status --json`, `fti ui` (Dagster), `fti dashboard` (Streamlit), or query")
-    print("      features.customer_features and predictions.churn_predictions in DuckDB.")
+    print(f"      features.customer_features in {report['features_database']} with DuckDB.")
 
 
 def _validate_attributes(path: str | None) -> bool:

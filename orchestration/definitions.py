@@ -15,6 +15,7 @@ from orchestration.defs.inference import (
 from orchestration.defs.ingestion import raw_transaction_log
 from orchestration.defs.monitoring import online_predictions
 from orchestration.defs.online import online_feature_store
+from orchestration.defs.quality import published_features
 from orchestration.defs.training import churn_model
 from orchestration.project import DAILY_JOB, PIPELINE_JOB, dbt_project
 
@@ -42,6 +43,7 @@ defs = dg.Definitions(
         raw_transaction_log,
         daily_transactions,
         dbt_models,
+        published_features,
         online_feature_store,
         churn_model,
         churn_predictions,

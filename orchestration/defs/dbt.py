@@ -10,6 +10,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
+from ml import health
+from ml.faults import stall_point
 from ml.settings import export_environment
 from ml.warehouse import connect
 from orchestration.project import dbt_project
@@ -46,6 +48,20 @@ class DbtBuildConfig(dg.Config):
     )
 
 
+def _failed_nodes(invocation) -> list[str]:
+    """Names of the models and tests that errored or failed, from dbt's run results."""
+    path = invocation.target_path / "run_results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text()).get("results", [])
+    failed = []
+    for result in results:
+        if result.get("status") in ("error", "fail", "runtime error"):
+            kind, _, name, *rest = result["unique_id"].split(".")
+            failed.append(f"{kind} {name}" + (f" {rest[0]}" if kind == "model" and rest else ""))
+    return failed
+
+
 def build_args(config: DbtBuildConfig) -> list[str]:
     """`dbt build` arguments for a full or an incremental run."""
     if config.incremental_from is None:
@@ -75,11 +91,18 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
         start = incremental_start(context.run.tags)
         if start is not None:
             config = DbtBuildConfig(incremental_from=start)
-    invocation = dbt.cli(build_args(config), context=context)
-    events = list(invocation.stream())
-    # dagster-dbt gives every invocation its own target folder; nothing reads it afterwards.
-    shutil.rmtree(invocation.target_path, ignore_errors=True)
+    invocation = dbt.cli(build_args(config), context=context, raise_on_error=False)
+    events = []
+    try:
+        for event in invocation.stream():
+            events.append(event)
+            stall_point("dbt")
+        failed = _failed_nodes(invocation)
+    finally:
+        # dagster-dbt gives every invocation its own target folder; nothing reads it after.
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
     keys = context.assets_def.keys_by_output_name
+    # What dbt did build is reported even when a later node failed: those tables did change.
     with connect(paths.warehouse, read_only=True) as con:
         for event in events:
             if isinstance(event, dg.Output) and event.output_name in keys:
@@ -87,3 +110,11 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
                 rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
                 event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
             yield event
+    if failed or not invocation.is_successful():
+        detail = "dbt build failed: " + (", ".join(failed) or "see the run's logs")
+        health.record(paths, "dbt", False, detail, context.run_id)
+        raise dg.Failure(
+            description=f"{detail}. Downstream assets are skipped; published features, the "
+            "online store and predictions keep their last good version."
+        )
+    health.record(paths, "dbt", True, "every model built and every test passed", context.run_id)

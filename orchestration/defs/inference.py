@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ml import publish, registry, scoring
+from ml.faults import stall_point
 from ml.feature_views import (
     FeatureViewError,
     feature_views,
@@ -13,6 +14,7 @@ from ml.feature_views import (
 from ml.settings import MODEL_NAME, export_environment
 from ml.warehouse import connect
 from orchestration.defs.dbt import WAREHOUSE_POOL
+from orchestration.defs.quality import PUBLISHED_FEATURES
 from orchestration.project import dbt_project
 
 CUSTOMER_FEATURES = dg.AssetKey(["features", "customer_features"])
@@ -22,7 +24,7 @@ PREDICTIONS = dg.AssetKey(["predictions", "churn_predictions"])
 
 @dg.asset(
     key=PREDICTIONS,
-    deps=[CUSTOMER_FEATURES, CHURN_MODEL],
+    deps=[CUSTOMER_FEATURES, PUBLISHED_FEATURES, CHURN_MODEL],
     group_name="inference",
     kinds={"duckdb", "scikitlearn"},
     pool=WAREHOUSE_POOL,
@@ -55,6 +57,7 @@ def churn_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         features = scoring.latest_features(con, selection)
         predictions = scoring.score(model, features, MODEL_NAME, version)
         rows = scoring.write_predictions(con, predictions)
+    stall_point("scoring")
     bands = predictions["risk_band"].value_counts().to_dict()
     return dg.MaterializeResult(
         metadata={

@@ -61,11 +61,11 @@ def raw_transaction_log(context: dg.AssetExecutionContext, config: IngestConfig)
             result = ingest.ingest_file(con, config.transactions_path, append=config.append)
             source = config.transactions_path
         else:
+            source = f"generated (customers={config.customers}, seed={config.seed})"
             log = datagen.generate(customers=config.customers, seed=config.seed)
             result = ingest.ingest_frames(
-                con, log.transactions, log.customers, log.customer_history
+                con, log.transactions, log.customers, log.customer_history, source=source
             )
-            source = f"generated (customers={config.customers}, seed={config.seed})"
         attribute_changes = (
             ingest.ingest_customers(con, config.customers_path) if config.customers_path else 0
         )

@@ -7,14 +7,13 @@ from ml.feature_views import feature_views, load_manifest
 from ml.settings import export_environment
 from ml.warehouse import connect
 from orchestration.defs.dbt import WAREHOUSE_POOL
+from orchestration.defs.quality import PUBLISHED_FEATURES
 from orchestration.project import dbt_project
-
-_VIEWS = feature_views(load_manifest(dbt_project().manifest_path))
 
 
 @dg.asset(
     key=["online", "feature_store"],
-    deps=[dg.AssetKey(view.relation.split(".")) for view in _VIEWS],
+    deps=[PUBLISHED_FEATURES],
     group_name="serving",
     kinds={"sqlite"},
     pool=WAREHOUSE_POOL,

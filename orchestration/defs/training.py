@@ -15,6 +15,7 @@ from ml.selection import select
 from ml.settings import export_environment
 from ml.warehouse import connect
 from orchestration.defs.dbt import WAREHOUSE_POOL
+from orchestration.defs.quality import PUBLISHED_FEATURES
 from orchestration.project import dbt_project
 
 TRAINING_SET = dg.AssetKey(["training", "training_set"])
@@ -116,7 +117,7 @@ def _missing_views(con, selection) -> list[str]:
 
 @dg.asset(
     key=CHURN_MODEL,
-    deps=[TRAINING_SET],
+    deps=[TRAINING_SET, PUBLISHED_FEATURES],
     group_name="training",
     kinds={"scikitlearn", "mlflow"},
     pool=WAREHOUSE_POOL,

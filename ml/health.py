@@ -1,0 +1,46 @@
+"""The last outcome of each guarded stage, for readers that cannot see Dagster.
+
+The dashboard and ``fti status`` read published snapshots, which by design do not change
+when a run fails; this small JSON file (replaced atomically) is how they learn that the
+latest run was blocked, by what, and that they are showing the last good version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+
+from ml.settings import Paths
+
+FILE = "health.json"
+
+
+def read(paths: Paths) -> dict[str, dict[str, object]]:
+    path = paths.published / FILE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def record(paths: Paths, stage: str, ok: bool, detail: str, run_id: str | None = None) -> None:
+    """Set ``stage``'s outcome; writers are serialized by the warehouse pool."""
+    state = read(paths)
+    state[stage] = {
+        "ok": ok,
+        "detail": detail,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dagster_run_id": run_id,
+    }
+    paths.published.mkdir(parents=True, exist_ok=True)
+    tmp = paths.published / f".{FILE}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, paths.published / FILE)
+
+
+def failing(paths: Paths) -> dict[str, dict[str, object]]:
+    return {stage: outcome for stage, outcome in read(paths).items() if not outcome["ok"]}

@@ -1,0 +1,85 @@
+"""The feature quality gate: the asset every consumer of features waits for.
+
+It compares this build's feature views with the last published build (rows, entities, null
+rates; see ``ml.feature_quality``) and, only when every check passes, publishes them to
+``published/features.duckdb``. When a check fails the step fails (red in the Dagster UI, its
+checks in the failure's metadata), the online store, training and scoring are skipped, and
+the dashboard says the run was blocked while still showing the last good version.
+"""
+
+import dagster as dg
+from pydantic import Field
+
+from ml import feature_quality, health
+from ml.feature_quality import QualityRules
+from ml.feature_views import feature_views, load_manifest
+from ml.settings import export_environment
+from ml.warehouse import connect
+from orchestration.defs.dbt import WAREHOUSE_POOL
+from orchestration.project import dbt_project
+
+PUBLISHED_FEATURES = dg.AssetKey(["published", "features"])
+_VIEWS = feature_views(load_manifest(dbt_project().manifest_path))
+
+
+class QualityConfig(dg.Config):
+    max_row_drop: float = Field(
+        default=QualityRules.max_row_drop,
+        description="Largest fraction of a view's rows or entities that may disappear since "
+        "the last published build of the same source.",
+    )
+    max_null_rate_rise: float = Field(
+        default=QualityRules.max_null_rate_rise,
+        description="Largest absolute rise of a feature's null rate since that build.",
+    )
+
+
+def _metadata(report: feature_quality.QualityReport) -> dict[str, object]:
+    return {
+        "lineage": report.lineage or "none",
+        "compared_with": report.baseline or "nothing (first build of this source)",
+        "checks": dg.MetadataValue.md(
+            "| view | check | result | detail |\n|---|---|---|---|\n"
+            + "\n".join(
+                f"| {c.view} | {c.name} | {'pass' if c.passed else '**FAIL**'} | {c.detail} |"
+                for c in report.checks
+            )
+        ),
+    }
+
+
+@dg.asset(
+    key=PUBLISHED_FEATURES,
+    deps=[dg.AssetKey(view.relation.split(".")) for view in _VIEWS],
+    group_name="features",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def published_features(
+    context: dg.AssetExecutionContext, config: QualityConfig
+) -> dg.MaterializeResult:
+    """The feature views as analysts, the online store and scoring may trust them: copied to
+    `published/features.duckdb` only after the quality checks pass."""
+    paths = export_environment()
+    views = feature_views(load_manifest(dbt_project().manifest_path))
+    rules = QualityRules(config.max_row_drop, config.max_null_rate_rise)
+    previous = feature_quality.read_publication(paths)
+    with connect(paths.warehouse) as con:
+        report = feature_quality.check(con, views, previous, rules)
+        if not report.passed:
+            health.record(paths, "feature_quality", False, report.summary(), context.run_id)
+            raise dg.Failure(
+                description="feature quality gate failed; the last good features stay "
+                f"published: {report.summary()}",
+                metadata=_metadata(report),
+            )
+        record = feature_quality.publish(paths, con, report, context.run_id)
+    health.record(paths, "feature_quality", True, report.summary(), context.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            **_metadata(report),
+            "path": dg.MetadataValue.path(str(feature_quality.database_path(paths))),
+            "tables": ", ".join(record["tables"]),
+            "dagster/row_count": sum(int(p["rows"]) for p in report.profile.values()),
+        }
+    )
