@@ -4,7 +4,7 @@ dbt tests check each row (keys unique, values in range, no nulls where none may 
 cannot see the run before. The checks here compare this build's feature views with the last
 published build of the same source: a view that lost rows or entities, or a feature whose
 null rate jumped, means the input or the SQL broke, and publishing it would quietly degrade
-every prediction. Only a build that passes is copied to ``published/features.duckdb``, the
+every prediction. Only a build that passes is copied to ``published/feature_store.duckdb``, the
 database analysts, the online store and scoring trust; a failed one leaves the last good
 copy in place.
 
@@ -24,11 +24,12 @@ from pathlib import Path
 
 import duckdb
 
+from ml import atomic
 from ml.faults import stall_point
 from ml.feature_views import FeatureView
 from ml.settings import Paths
 
-DATABASE = "features.duckdb"
+DATABASE = "feature_store.duckdb"
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,7 @@ def publish(
         "tables": tables,
     }
     target = database_path(paths)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{DATABASE}.{uuid.uuid4().hex}")
+    tmp = atomic.temporary(target)
     alias = f"publish_{uuid.uuid4().hex[:8]}"
     literal = str(tmp).replace("'", "''")
     try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from datetime import UTC, datetime
 
+from ml import atomic
 from ml.settings import Paths
 
 FILE = "health.json"
@@ -36,8 +36,7 @@ def record(paths: Paths, stage: str, ok: bool, detail: str, run_id: str | None =
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "dagster_run_id": run_id,
     }
-    paths.published.mkdir(parents=True, exist_ok=True)
-    tmp = paths.published / f".{FILE}.{uuid.uuid4().hex}"
+    tmp = atomic.temporary(paths.published / FILE)
     tmp.write_text(json.dumps(state, indent=2))
     os.replace(tmp, paths.published / FILE)
 

@@ -13,13 +13,13 @@ import datetime as dt
 import json
 import os
 import sqlite3
-import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from ml import atomic
 from ml.faults import stall_point
 from ml.feature_views import FeatureView
 from ml.settings import Paths
@@ -57,8 +57,7 @@ def materialize(
 ) -> dict[str, dict[str, object]]:
     """Write the latest row per entity of each view to a new store, then swap it in."""
     target = store_path(paths)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{STORE_NAME}.{uuid.uuid4().hex}")
+    tmp = atomic.temporary(target)
     watermark: dict[str, dict[str, object]] = {}
     try:
         with closing(sqlite3.connect(tmp)) as db:

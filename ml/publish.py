@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ml import atomic
 from ml.faults import stall_point
 from ml.scoring import PREDICTIONS_TABLE
 from ml.settings import Paths
@@ -63,7 +64,7 @@ def publish(
         "tables": tables,
     }
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    pointer_tmp = paths.published / f".{POINTER}.{uuid.uuid4().hex}"
+    pointer_tmp = atomic.temporary(paths.published / POINTER)
     pointer_tmp.write_text(json.dumps({"snapshot": name}))
     stall_point("publish_snapshot")
     os.replace(pointer_tmp, paths.published / POINTER)

@@ -22,6 +22,10 @@ DAGSTER_YAML = """\
 # a limit of 1 keeps them from running at the same time, even from the UI.
 telemetry:
   enabled: false
+# Runs launched from the UI whose worker dies are marked failed by the daemon (runs started by
+# `fti` are checked by fti itself; see orchestration/recovery.py).
+run_monitoring:
+  enabled: true
 concurrency:
   pools:
     default_limit: 1
@@ -50,18 +54,27 @@ def _execute(
     """
     import dagster as dg
 
-    from orchestration.project import prepare
+    from orchestration.project import ensure_manifest
 
     _environment()
-    prepare()
+    ensure_manifest()  # dbt parse (~3 s) only when a dbt file changed since the last one
     from orchestration.definitions import defs
 
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if ops:
         run_config["ops"] = ops
+    from orchestration.recovery import reap_dead_runs, run_tags
+
     with dg.DagsterInstance.get() as instance:
+        for run_id in reap_dead_runs(instance):
+            print(
+                f"fti: run {run_id} had died; marked failed, its pool slot freed", file=sys.stderr
+            )
         result = defs.resolve_job_def(job).execute_in_process(
-            run_config=run_config, instance=instance, tags=tags, raise_on_error=False
+            run_config=run_config,
+            instance=instance,
+            tags={**(tags or {}), **run_tags()},
+            raise_on_error=False,
         )
     if result.success:
         return True, result.run_id
@@ -80,11 +93,13 @@ def run_pipeline(
     append: bool = False,
     incremental_from: str | None = None,
     attributes: str | None = None,
+    training: dict[str, object] | None = None,
 ) -> tuple[bool, str]:
     """Run the whole asset graph once.
 
     With ``append`` the file's rows join those already loaded and dbt rebuilds incrementally
     from ``incremental_from`` (the earliest new day); the rest of the graph runs as usual.
+    ``training`` overrides the training asset's config (candidates, folds, ...).
     """
     from orchestration.project import PIPELINE_JOB
 
@@ -93,13 +108,13 @@ def run_pipeline(
         ingest_config["transactions_path"] = str(Path(transactions).resolve())
     if attributes:
         ingest_config["customers_path"] = str(Path(attributes).resolve())
-    return _execute(
-        PIPELINE_JOB,
-        ops={
-            "raw_transaction_log": {"config": ingest_config},
-            "dbt_models": {"config": {"incremental_from": incremental_from}},
-        },
-    )
+    ops: dict[str, object] = {
+        "raw_transaction_log": {"config": ingest_config},
+        "dbt_models": {"config": {"incremental_from": incremental_from}},
+    }
+    if training:
+        ops["models__churn_model"] = {"config": training}
+    return _execute(PIPELINE_JOB, ops=ops)
 
 
 def run_days(first: str, last: str | None = None) -> tuple[bool, str]:

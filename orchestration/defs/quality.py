@@ -2,7 +2,7 @@
 
 It compares this build's feature views with the last published build (rows, entities, null
 rates; see ``ml.feature_quality``) and, only when every check passes, publishes them to
-``published/features.duckdb``. When a check fails the step fails (red in the Dagster UI, its
+``published/feature_store.duckdb``. When a check fails the step fails (red in the Dagster UI, its
 checks in the failure's metadata), the online store, training and scoring are skipped, and
 the dashboard says the run was blocked while still showing the last good version.
 """
@@ -59,7 +59,7 @@ def published_features(
     context: dg.AssetExecutionContext, config: QualityConfig
 ) -> dg.MaterializeResult:
     """The feature views as analysts, the online store and scoring may trust them: copied to
-    `published/features.duckdb` only after the quality checks pass."""
+    `published/feature_store.duckdb` only after the quality checks pass."""
     paths = export_environment()
     views = feature_views(load_manifest(dbt_project().manifest_path))
     rules = QualityRules(config.max_row_drop, config.max_null_rate_rise)

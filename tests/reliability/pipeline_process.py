@@ -1,0 +1,47 @@
+"""Real pipeline runs in processes of their own, for the crash tests to kill.
+
+A fork server: this process pays the imports once (~15 s here), then forks one child per
+line read from stdin, each child a whole run of `fti demo`'s job in its own process group
+(with its dbt subprocess), optionally told to stall at a point (``ml.faults``). It answers
+``<pid>`` when a child starts and ``exit <code>`` when it ends; the test kills children with
+SIGKILL. One model family and one validation fold keep runs short: what is under test is
+where a run can die, not the model.
+"""
+
+import os
+import sys
+
+LIGHT_TRAINING = {"candidates": ["logistic_regression"], "cv_folds": 1}
+
+
+def serve(customers: int, seed: int) -> None:
+    from orchestration.cli import _environment, run_pipeline
+    from orchestration.project import ensure_manifest
+
+    _environment()
+    ensure_manifest()
+    import orchestration.definitions  # noqa: F401  (the expensive part, shared by children)
+
+    for line in sys.stdin:
+        stall = line.strip()
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            os.dup2(2, 1)  # the run's own output (dbt's) must not mix with the answers
+            if stall != "-":
+                os.environ["FTI_STALL_AT"] = stall
+            code = 1
+            try:
+                ok, detail = run_pipeline(customers=customers, seed=seed, training=LIGHT_TRAINING)
+                print(detail, file=sys.stderr)
+                code = 0 if ok else 1
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        print(pid, flush=True)
+        _, status = os.waitpid(pid, 0)
+        print(f"exit {os.waitstatus_to_exitcode(status)}", flush=True)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))
