@@ -31,6 +31,13 @@ from tests.conftest import _point_env_at
 CUSTOMERS, SEED = 800, 11  # the data of the session's pipeline_home
 DASHBOARD = str(REPO_ROOT / "app" / "dashboard.py")
 SERVER = REPO_ROOT / "tests" / "reliability" / "pipeline_process.py"
+# What each stall point is about to replace.
+OWN_OUTPUT = {
+    "publish_features": "features",
+    "online_store": "online",
+    "registry": "champion",
+    "publish_snapshot": "snapshot",
+}
 
 
 @pytest.fixture(scope="module")
@@ -238,18 +245,30 @@ def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
 
     try:
         ids = publish.read_predictions(paths)["customer_id"].head(50).tolist()
-        good = published_state(paths)
-        versions = len(registry.list_versions(registry.configure(paths)))
+        good = last = published_state(paths)
         with Readers(paths, ids) as readers:
             for point in faults.POINTS:
                 marker.unlink(missing_ok=True)
+                versions = len(registry.list_versions(registry.configure(paths)))
                 pid = start(point)
                 wait_for(marker.exists, readers)
                 assert marker.read_text().split()[0] == point
                 os.killpg(pid, signal.SIGKILL)
                 assert exit_code(readers) == -signal.SIGKILL
-                # Nothing a reader sees moved; the warehouse opens (DuckDB replays its log).
-                assert published_state(paths) == good, point
+                # Each published thing is the last complete version: the one the killed
+                # stage was replacing is untouched; one an earlier stage of the same run
+                # finished may be new, with the same content (same data).
+                state = published_state(paths)
+                for same in ("snapshot", "predictions", "champion", "feature_rows"):
+                    assert state[same] == good[same], (point, same)
+                assert {k: v[1] for k, v in state["online"].items()} == {
+                    k: v[1] for k, v in good["online"].items()
+                }
+                own = OWN_OUTPUT.get(point)
+                if own is not None:
+                    assert state[own] == last[own], (point, own)
+                last = state
+                # The warehouse opens: DuckDB rolled back what the killed run had not committed.
                 with duckdb.connect(str(paths.warehouse), read_only=True) as con:
                     con.execute("select count(*) from raw.transactions").fetchone()
                 if point == "registry":  # registered, never promoted: no alias points at it
