@@ -1,5 +1,6 @@
 """New days on top of a built system, through `fti update` (a file) and through Dagster daily
-partitions (landed files, a backfilled range in one run), equal a full build of all the data."""
+partitions (landed files, a backfilled range in one run, one day run twice), equal a full
+build of all the data."""
 
 import dagster as dg
 import duckdb
@@ -45,6 +46,9 @@ def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, db
     with dg.DagsterInstance.get() as instance:
         done = instance.get_materialized_partitions(dg.AssetKey(["raw", "daily_transactions"]))
     assert done == {str(d.date()) for d in days[1:]}
+    # The same partition again (a retried or re-sent day) adds nothing: the tables below
+    # still equal a single full build.
+    assert main(["daily", "2025-12-30"]) == 0
 
     reference = tmp_path / "reference.duckdb"
     with duckdb.connect(str(reference)) as con:
