@@ -69,7 +69,10 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     try:
         con.execute(f"create or replace temp table _upload as select * from {_reader(path)}")
     except duckdb.Error as exc:
-        raise InputError(f"{path.name}: cannot be read as a table ({exc})") from exc
+        first_line = str(exc).strip().splitlines()[0]
+        raise InputError(
+            f"{path.name}: cannot be read as a table; is it CSV or Parquet? ({first_line})"
+        ) from exc
     columns = [r[0] for r in con.execute("describe _upload").fetchall()]
     normalised = {c: c.strip().lower() for c in columns}
     missing = [c for c in REQUIRED_COLUMNS if c not in normalised.values()]
@@ -229,17 +232,17 @@ _NO_HISTORY = (
 
 
 def validate_file(path: Path | str) -> str | None:
-    """Raise InputError when the file cannot be used, without touching the warehouse.
+    """Raise InputError when the file cannot be used, without touching the warehouse: the
+    whole load is rehearsed in memory, so a file the run would refuse is refused here.
 
-    Returns the date of the earliest parseable transaction, where an incremental build of
-    the new rows must start.
+    Returns the date of the earliest good transaction, where an incremental build of the new
+    rows must start.
     """
     con = duckdb.connect()
     try:
         _stage_file(con, Path(path))
-        return con.execute(
-            "select min(try_cast(transaction_ts as timestamp))::date::varchar from _upload"
-        ).fetchall()[0][0]
+        result = _publish_raw(con, _NO_CUSTOMERS, _NO_HISTORY, source=Path(path).name)
+        return None if result.first_ts is None else result.first_ts[:10]
     finally:
         con.close()
 

@@ -187,3 +187,27 @@ def test_a_file_of_only_resent_rows_is_a_no_op_not_an_error(tmp_path, con):
     again = ingest_file(con, day, append=True)
     assert (again.transactions, again.already_loaded) == (0, 1)
     assert con.execute("select * from raw.transactions").fetchall() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("customer_id,amount\n1,2\n", "missing required column(s) transaction_ts"),
+        ("", "the file is empty"),
+        ("\x89PNG\r\n\x1a\n\x00\x00binary", "cannot be read as a table; is it CSV or Parquet?"),
+        ("customer_id,transaction_ts,amount\n1,someday,-3\n", "no usable rows"),
+    ],
+)
+def test_an_unusable_update_stops_before_anything_changes(
+    built_home, tmp_path, capsys, content, message
+):
+    from ml import publish
+    from orchestration.cli import main
+
+    bad = tmp_path / "new_day.csv"
+    bad.write_text(content)
+    before = (publish.read_manifest(built_home), built_home.warehouse.stat().st_mtime_ns)
+    code = main(["update", "--transactions", str(bad)])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert (publish.read_manifest(built_home), built_home.warehouse.stat().st_mtime_ns) == before
