@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.defs.daily import DAILY, daily_transactions
-from orchestration.defs.dbt import dbt_models
+from orchestration.defs.dbt import FtiDbtCliResource, dbt_models
 from orchestration.defs.inference import (
     churn_predictions,
     dashboard_snapshot,
@@ -52,5 +54,10 @@ defs = dg.Definitions(
     ],
     asset_checks=[every_customer_scored_once],
     jobs=[fti_pipeline, daily_update],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project())},
+    # The dbt installed beside this Python, whatever PATH says.
+    resources={
+        "dbt": FtiDbtCliResource(
+            project_dir=dbt_project(), dbt_executable=str(Path(sys.executable).parent / "dbt")
+        )
+    },
 )

@@ -1,6 +1,7 @@
 """dbt models as Dagster assets, keyed ``[schema, model]`` like the tables analysts query."""
 
 import datetime as dt
+import functools
 import json
 import shutil
 from collections.abc import Mapping
@@ -8,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from packaging import version
 from pydantic import Field
 
 from ml import health
@@ -38,6 +40,18 @@ class FtiDbtTranslator(DagsterDbtTranslator):
 
 _project = dbt_project()
 _project.prepare_if_dev()
+
+
+class FtiDbtCliResource(DbtCliResource):
+    """dagster-dbt asks the `dbt` executable for its version before every invocation
+    (`dbt --version`: about 4 s here, and a request to PyPI for the latest release). The
+    executable is the one installed beside this Python, so its version is the package's."""
+
+    @functools.cached_property
+    def _cli_version(self) -> version.Version:
+        from dbt.version import __version__
+
+        return version.parse(__version__)
 
 
 class DbtBuildConfig(dg.Config):
