@@ -117,13 +117,16 @@ def run_pipeline(
     return _execute(PIPELINE_JOB, ops=ops)
 
 
-def run_days(first: str, last: str | None = None) -> tuple[bool, str]:
+def run_days(
+    first: str, last: str | None = None, training: dict[str, object] | None = None
+) -> tuple[bool, str]:
     """Materialize the daily partitions first..last as one run of the `daily_update` job:
     their landed files are appended and features rebuilt incrementally from ``first``."""
     from orchestration.project import DAILY_JOB
 
     return _execute(
         DAILY_JOB,
+        ops={"models__churn_model": {"config": training}} if training else None,
         tags={
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last or first,

@@ -11,6 +11,8 @@ from ml.settings import DBT_PROJECT_DIR, Paths
 
 ENV_VARS = ("FTI_HOME", "FTI_WAREHOUSE", "MLFLOW_TRACKING_URI", "DAGSTER_HOME")
 BIN = Path(sys.executable).parent
+# One family, one validation fold: for tests about data flow, not about the model.
+LIGHT_TRAINING = {"candidates": ["logistic_regression"], "cv_folds": 1}
 
 
 def _point_env_at(home: Path, mp: pytest.MonkeyPatch) -> Paths:

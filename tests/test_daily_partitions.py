@@ -2,14 +2,16 @@
 partitions (landed files, a backfilled range in one run, one day run twice), equal a full
 build of all the data."""
 
+from unittest.mock import ANY
+
 import dagster as dg
 import duckdb
 import pandas as pd
 
 from ml.datagen import generate
 from ml.ingest import ingest_customers, ingest_file
-from orchestration.cli import main, run_pipeline, status
-from tests.conftest import dbt_build
+from orchestration.cli import main, run_days, run_pipeline, status
+from tests.conftest import LIGHT_TRAINING, dbt_build
 
 
 def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, dbt_manifest):
@@ -31,7 +33,7 @@ def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, db
         f"{first},2025-06-01 10:00,FR,loyalty_member\n{second},2025-12-20 08:00,DE,standard\n"
     )
 
-    ok, detail = run_pipeline(str(tmp_path / "history.csv"))
+    ok, detail = run_pipeline(str(tmp_path / "history.csv"), training=LIGHT_TRAINING)
     assert ok, detail
     # The first new day comes as a file given to `fti update` (append, incremental build),
     # with the CRM's attribute changes, which the dbt snapshot records...
@@ -48,7 +50,7 @@ def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, db
     assert done == {str(d.date()) for d in days[1:]}
     # The same partition again (a retried or re-sent day) adds nothing: the tables below
     # still equal a single full build.
-    assert main(["daily", "2025-12-30"]) == 0
+    assert run_days("2025-12-30", training=LIGHT_TRAINING) == (True, ANY)
 
     reference = tmp_path / "reference.duckdb"
     with duckdb.connect(str(reference)) as con:

@@ -10,8 +10,10 @@ where a run can die, not the model.
 
 import os
 import sys
+from pathlib import Path
 
-LIGHT_TRAINING = {"candidates": ["logistic_regression"], "cv_folds": 1}
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `tests`
+from tests.conftest import LIGHT_TRAINING  # noqa: E402
 
 
 def serve(customers: int, seed: int) -> None:
