@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from ml import atomic
+from ml import atomic, load_log
 from ml.faults import stall_point
 from ml.feature_views import FeatureView
 from ml.settings import Paths
@@ -71,14 +71,6 @@ def database_path(paths: Paths) -> Path:
     return paths.published / DATABASE
 
 
-def current_lineage(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The source of the last full load (see the module docstring)."""
-    row = con.execute(
-        "select source from raw.loads where mode = 'replace' order by loaded_at desc limit 1"
-    ).fetchone()
-    return None if row is None else row[0]
-
-
 def profile_view(con: duckdb.DuckDBPyConnection, view: FeatureView) -> dict[str, object]:
     """Rows, entities and each feature's null rate, in one scan."""
     nulls = ", ".join(f'avg(("{f}" is null)::int)' for f in view.features)
@@ -102,7 +94,7 @@ def check(
     rules: QualityRules = QualityRules(),
 ) -> QualityReport:
     """Profile every view and compare it with ``previous`` (the last publication's record)."""
-    lineage = current_lineage(con)
+    lineage = load_log.lineage(con)
     profile = {f"{v.name}@{v.version}": profile_view(con, v) for v in views}
     comparable = previous is not None and previous.get("lineage") == lineage
     report = QualityReport(lineage, profile, previous["published_at"] if comparable else None)

@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ml import load_log
+
 REQUIRED_COLUMNS = ("customer_id", "transaction_ts", "amount")
 OPTIONAL_COLUMNS = ("transaction_id", "quantity")
 # A timestamp this far past the load time is in the future whatever the file's time zone.
@@ -202,17 +204,7 @@ def _publish_raw(
             con.execute(f"create or replace table raw.customer_history as {history_sql}")
             con.execute(f"drop table if exists {ATTRIBUTE_SNAPSHOT}")
         customers = con.execute("select count(*) from raw.customers").fetchall()[0][0]
-        # The loads since the last full load (which starts the history over, as it does the
-        # attribute snapshot); the quality gate compares builds of the same full-load source.
-        con.execute(
-            f"create {'table if not exists' if append else 'or replace table'} raw.loads "
-            "(loaded_at timestamp, source varchar, mode varchar, rows bigint, rejected bigint, "
-            "already_loaded bigint)"
-        )
-        con.execute(
-            "insert into raw.loads values (localtimestamp, ?, ?, ?, ?, ?)",
-            [source, "append" if append else "replace", batch[0], batch[1], batch[2]],
-        )
+        load_log.record(con, source, append, batch[0], batch[1], batch[2], batch[3])
         con.execute("commit")
     except Exception:
         con.execute("rollback")

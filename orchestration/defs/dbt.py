@@ -12,7 +12,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging import version
 from pydantic import Field
 
-from ml import health
+from ml import health, load_log
 from ml.faults import stall_point
 from ml.settings import export_environment
 from ml.warehouse import connect
@@ -105,6 +105,15 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
         start = incremental_start(context.run.tags)
         if start is not None:
             config = DbtBuildConfig(incremental_from=start)
+    # A load an earlier, killed run appended but dbt never built on moves the start back.
+    with connect(paths.warehouse) as con:
+        start = load_log.rebuild_start(con, config.incremental_from)
+    if start != config.incremental_from:
+        context.log.info(
+            f"rebuilding from {start or 'the beginning'} instead of {config.incremental_from}: "
+            "an earlier load was never built on (its run died)"
+        )
+        config = DbtBuildConfig(incremental_from=start)
     invocation = dbt.cli(build_args(config), context=context, raise_on_error=False)
     events = []
     try:
@@ -131,4 +140,6 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
             description=f"{detail}. Downstream assets are skipped; published features, the "
             "online store and predictions keep their last good version."
         )
+    with connect(paths.warehouse) as con:
+        load_log.mark_built(con)
     health.record(paths, "dbt", True, "every model built and every test passed", context.run_id)
