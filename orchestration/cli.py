@@ -94,12 +94,15 @@ def run_pipeline(
     incremental_from: str | None = None,
     attributes: str | None = None,
     training: dict[str, object] | None = None,
+    accept_changes: bool = False,
 ) -> tuple[bool, str]:
     """Run the whole asset graph once.
 
     With ``append`` the file's rows join those already loaded and dbt rebuilds incrementally
     from ``incremental_from`` (the earliest new day); the rest of the graph runs as usual.
-    ``training`` overrides the training asset's config (candidates, folds, ...).
+    ``training`` overrides the training asset's config (candidates, folds, ...);
+    ``accept_changes`` lets the quality gate publish a build that lost rows or gained nulls
+    against the last one (a known change of the data, not a broken feed).
     """
     from orchestration.project import PIPELINE_JOB
 
@@ -114,6 +117,8 @@ def run_pipeline(
     }
     if training:
         ops["models__churn_model"] = {"config": training}
+    if accept_changes:
+        ops["published__features"] = {"config": {"max_row_drop": 1.0, "max_null_rate_rise": 1.0}}
     return _execute(PIPELINE_JOB, ops=ops)
 
 
@@ -215,7 +220,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
     ok, detail = run_pipeline(
-        args.transactions, args.customers, args.seed, attributes=args.attributes
+        args.transactions,
+        args.customers,
+        args.seed,
+        attributes=args.attributes,
+        accept_changes=args.accept_changes,
     )
     if not ok:
         print(
@@ -247,7 +256,11 @@ def cmd_update(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
     ok, detail = run_pipeline(
-        args.transactions, append=True, incremental_from=first_day, attributes=args.attributes
+        args.transactions,
+        append=True,
+        incremental_from=first_day,
+        attributes=args.attributes,
+        accept_changes=args.accept_changes,
     )
     if not ok:
         print(
@@ -466,6 +479,12 @@ def parser() -> argparse.ArgumentParser:
         help="CSV/Parquet of current customer attributes (customer_id, updated_at, "
         "country, segment, ...); the dbt snapshot keeps every change",
     )
+    demo.add_argument(
+        "--accept-changes",
+        action="store_true",
+        help="publish even if features lost rows or gained nulls against the last published "
+        "build of the same source (when you know the data changed)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     update = sub.add_parser("update", help="add new transactions, rebuild incrementally")
@@ -480,6 +499,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="CSV/Parquet of current customer attributes (customer_id, updated_at, "
         "country, segment, ...); the dbt snapshot keeps every change",
+    )
+    update.add_argument(
+        "--accept-changes",
+        action="store_true",
+        help="publish even if features lost rows or gained nulls against the last published "
+        "build of the same source (when you know the data changed)",
     )
     update.set_defaults(func=cmd_update)
 

@@ -124,3 +124,23 @@ def test_publish_swaps_a_whole_database_and_records_the_checks(con, tmp_path):
     with duckdb.connect(str(feature_quality.database_path(paths)), read_only=True) as reader:
         assert reader.execute("select count(*) from features.f").fetchone() == (8,)
     assert [p.name for p in paths.published.iterdir()] == ["feature_store.duckdb"]
+
+
+def test_accept_changes_relaxes_the_gate_through_valid_job_config(monkeypatch, dbt_manifest):
+    """`fti demo/update --accept-changes`: the config reaches the gate's step, and Dagster
+    accepts it for the job."""
+    import dagster as dg
+
+    from orchestration import cli
+    from orchestration.definitions import defs
+    from orchestration.project import PIPELINE_JOB
+
+    seen = {}
+    monkeypatch.setattr(cli, "_execute", lambda job, ops: seen.update(job=job, ops=ops) or (1, ""))
+    cli.run_pipeline(customers=10, accept_changes=True)
+    assert seen["ops"]["published__features"] == {
+        "config": {"max_row_drop": 1.0, "max_null_rate_rise": 1.0}
+    }
+    job = defs.resolve_job_def(seen["job"])
+    assert seen["job"] == PIPELINE_JOB
+    dg.validate_run_config(job, {"ops": seen["ops"]})
