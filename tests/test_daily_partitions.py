@@ -1,6 +1,6 @@
 """New days on top of a built system, through `fti update` (a file) and through Dagster daily
-partitions (landed files, a backfilled range in one run, one day run twice), equal a full
-build of all the data."""
+partitions (landed files, a backfilled range in one run, a backfill whose run died before
+dbt, one day run twice), equal a full build of all the data."""
 
 from unittest.mock import ANY
 
@@ -14,7 +14,9 @@ from orchestration.cli import main, run_days, run_pipeline, status
 from tests.conftest import LIGHT_TRAINING, dbt_build
 
 
-def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, dbt_manifest):
+def test_daily_partitions_and_backfill_equal_a_full_build(
+    fti_home, tmp_path, dbt_manifest, monkeypatch
+):
     tx = generate(500, seed=10).transactions.drop(columns=["transaction_id"])
     days = pd.date_range("2025-12-20", "2025-12-30", freq="D")
     tx[tx["transaction_ts"] < days[0]].to_csv(tmp_path / "history.csv", index=False)
@@ -40,8 +42,19 @@ def test_daily_partitions_and_backfill_equal_a_full_build(fti_home, tmp_path, db
     update = ["update", "--transactions", str(landing / "2025-12-20.csv")]
     assert main([*update, "--attributes", str(attributes)]) == 0
     assert status(fti_home)["predictions"]["as_of"] == "2025-12-20"
-    # ...the next ten as landed files, processed as one backfill of daily partitions.
-    assert main(["daily", "2025-12-21", "2025-12-30"]) == 0
+    # ...the next ten as landed files, processed as backfills of daily partitions. The first
+    # backfill's run dies as dbt starts: its days are in raw.transactions, no feature has seen
+    # them. The next backfill must rebuild from those days, not only from its own first day.
+    from orchestration.defs.dbt import FtiDbtCliResource
+
+    def dies(self, *args, **kwargs):
+        raise RuntimeError("the run died as dbt started")
+
+    with monkeypatch.context() as m:
+        m.setattr(FtiDbtCliResource, "cli", dies)
+        assert main(["daily", "2025-12-21", "2025-12-25"]) == 1
+    assert status(fti_home)["predictions"]["as_of"] == "2025-12-20"  # published: unchanged
+    assert main(["daily", "2025-12-26", "2025-12-30"]) == 0
 
     report = status(fti_home)
     assert report["predictions"]["as_of"] == "2025-12-30"
