@@ -98,8 +98,7 @@ def check(
     profile = {f"{v.name}@{v.version}": profile_view(con, v) for v in views}
     comparable = previous is not None and previous.get("lineage") == lineage
     report = QualityReport(lineage, profile, previous["published_at"] if comparable else None)
-    for key, now in profile.items():
-        view = key
+    for view, now in profile.items():
         if now["rows"] > 0:
             empty = [f for f, r in now["null_rates"].items() if r == 1.0]
             report.checks.append(
@@ -110,7 +109,7 @@ def check(
                     f"every value of {', '.join(empty)} is null" if empty else "ok",
                 )
             )
-        before = previous["profile"].get(key) if comparable else None
+        before = previous["profile"].get(view) if comparable else None
         if before is None:
             continue
         for measure in ("rows", "entities"):

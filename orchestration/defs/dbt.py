@@ -105,9 +105,12 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
         start = incremental_start(context.run.tags)
         if start is not None:
             config = DbtBuildConfig(incremental_from=start)
-    # A load an earlier, killed run appended but dbt never built on moves the start back.
-    with connect(paths.warehouse) as con:
-        start = load_log.rebuild_start(con, config.incremental_from)
+    # A load an earlier, killed run appended but dbt never built on moves the start back
+    # (a full build covers everything anyway).
+    start = None
+    if config.incremental_from is not None:
+        with connect(paths.warehouse) as con:
+            start = load_log.rebuild_start(con, config.incremental_from)
     if start != config.incremental_from:
         context.log.info(
             f"rebuilding from {start or 'the beginning'} instead of {config.incremental_from}: "
