@@ -13,8 +13,18 @@
 
 with
 
+-- Joins key on a 64-bit hash of the id: ASOF joins on an integer run about twice as fast as
+-- on text (measured in bench/features.py). The test assert_customer_keys_unique catches a
+-- collision. Running totals are narrowed from dbt's 128-bit sums to 64-bit types, which
+-- the joins and arithmetic below handle several times faster.
 daily as (
-    select * from {{ ref('int_customer_daily') }}
+    select
+        hash(customer_id) as customer_key,
+        activity_date,
+        cast(cumulative_transactions as bigint) as transactions,
+        cast(cumulative_spend as decimal(18, 4)) as spend,
+        cast(cumulative_active_days as bigint) as active_days
+    from {{ ref('int_customer_daily') }}
 ),
 
 snapshot_dates as (
@@ -29,53 +39,43 @@ customers as (
 ),
 
 customer_snapshots as (
-    select c.customer_id, c.first_purchase_date, c.acquisition_channel, s.as_of_date
+    select
+        c.customer_id,
+        hash(c.customer_id) as customer_key,
+        c.first_purchase_date,
+        c.acquisition_channel,
+        s.as_of_date
     from customers as c
     inner join snapshot_dates as s on s.as_of_date >= c.first_purchase_date
 ),
 
--- One lookup per snapshot and window edge; window 0 is the as-of date itself.
-lookups as (
-    select cs.*, w.window_days, cs.as_of_date - w.window_days as lookup_date
-    from customer_snapshots as cs
-    cross join (values (0), (30), (90), (365)) as w (window_days)
-),
-
-running_totals as (
-    select
-        l.customer_id,
-        l.as_of_date,
-        l.first_purchase_date,
-        l.acquisition_channel,
-        l.window_days,
-        d.activity_date as last_activity_date,
-        coalesce(d.cumulative_transactions, 0) as transactions,
-        coalesce(d.cumulative_spend, 0) as spend,
-        coalesce(d.cumulative_active_days, 0) as active_days
-    from lookups as l
-    asof left join daily as d
-        on d.customer_id = l.customer_id and d.activity_date <= l.lookup_date
-),
-
+-- Running totals at the as-of date and at each window's edge: one ASOF lookup per edge.
 pivoted as (
     select
-        customer_id,
-        as_of_date,
-        any_value(first_purchase_date) as first_purchase_date,
-        any_value(acquisition_channel) as acquisition_channel,
-        max(last_activity_date) filter (where window_days = 0) as last_purchase_date,
-        max(transactions) filter (where window_days = 0) as lifetime_transactions,
-        max(spend) filter (where window_days = 0) as lifetime_spend,
-        max(active_days) filter (where window_days = 0) as lifetime_active_days,
-        max(transactions) filter (where window_days = 30) as transactions_before_30d,
-        max(spend) filter (where window_days = 30) as spend_before_30d,
-        max(transactions) filter (where window_days = 90) as transactions_before_90d,
-        max(spend) filter (where window_days = 90) as spend_before_90d,
-        max(active_days) filter (where window_days = 90) as active_days_before_90d,
-        max(transactions) filter (where window_days = 365) as transactions_before_365d,
-        max(spend) filter (where window_days = 365) as spend_before_365d
-    from running_totals
-    group by customer_id, as_of_date
+        cs.customer_id,
+        cs.as_of_date,
+        cs.first_purchase_date,
+        cs.acquisition_channel,
+        d0.activity_date as last_purchase_date,
+        coalesce(d0.transactions, 0) as lifetime_transactions,
+        coalesce(d0.spend, 0) as lifetime_spend,
+        coalesce(d0.active_days, 0) as lifetime_active_days,
+        coalesce(d30.transactions, 0) as transactions_before_30d,
+        coalesce(d30.spend, 0) as spend_before_30d,
+        coalesce(d90.transactions, 0) as transactions_before_90d,
+        coalesce(d90.spend, 0) as spend_before_90d,
+        coalesce(d90.active_days, 0) as active_days_before_90d,
+        coalesce(d365.transactions, 0) as transactions_before_365d,
+        coalesce(d365.spend, 0) as spend_before_365d
+    from customer_snapshots as cs
+    asof left join daily as d0
+        on d0.customer_key = cs.customer_key and d0.activity_date <= cs.as_of_date
+    asof left join daily as d30
+        on d30.customer_key = cs.customer_key and d30.activity_date <= cs.as_of_date - 30
+    asof left join daily as d90
+        on d90.customer_key = cs.customer_key and d90.activity_date <= cs.as_of_date - 90
+    asof left join daily as d365
+        on d365.customer_key = cs.customer_key and d365.activity_date <= cs.as_of_date - 365
 ),
 
 final as (
