@@ -3,8 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Feast, for the benchmark's comparison only, pins its own duckdb and pandas: its own venv.
+FEAST_VENV := .venv-feast
+FEAST_STAMP := $(FEAST_VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-feast clean
 
 install: $(STAMP)
 
@@ -26,12 +29,16 @@ test: install
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# Benchmarks measure ratios against a reference in the same run; see bench/.
-bench: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/pit.py
-	$(BIN)/python bench/tracking.py
-	test -f data/online/online_store.sqlite || $(BIN)/fti demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/online.py
+# Benchmarks measure ratios against a reference in the same run; see bench/README.md.
+bench: install $(FEAST_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-feast: $(FEAST_STAMP)
+
+$(FEAST_STAMP): bench/requirements-feast.lock $(STAMP)
+	test -x $(FEAST_VENV)/bin/python || $(PYTHON) -m venv $(FEAST_VENV)
+	$(BIN)/uv pip install --quiet --python $(FEAST_VENV)/bin/python -r bench/requirements-feast.lock
+	touch $(FEAST_STAMP)
 
 clean:
-	rm -rf $(VENV) data dbt_project/target dbt_project/logs
+	rm -rf $(VENV) $(FEAST_VENV) data dbt_project/target dbt_project/logs

@@ -1,15 +1,18 @@
-"""Benchmark: point-in-time retrieval vs a hand-written DuckDB ASOF join, same data, same run.
+"""Benchmark: point-in-time retrieval vs a hand-written DuckDB ASOF join and vs Feast's
+`get_historical_features` (DuckDB offline store), same data, same run.
 
 A spine (default 1M rows) is joined to a feature timeline (default 10M rows: 100K entities x
 100 event times, 10 features). Each contender runs in a fresh process (so peak memory is its
-own) and writes Parquet, alternating, several times; the figures are medians and the ratio is
-taken pair by pair. Both outputs are checked to be identical.
+own) and writes Parquet, alternating, several times; the figures are medians and the ratios
+are taken round by round. The outputs are checked to hold the same values. Feast runs when
+its virtualenv exists (`make bench-feast`, see bench/feast_pit.py).
 
     python bench/pit.py [--spine-rows N] [--entities N] [--times N] [--repeats N]
 """
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -22,6 +25,9 @@ from pathlib import Path
 import duckdb
 
 FEATURES = [f"f{i}" for i in range(10)]
+ROOT = Path(__file__).resolve().parent.parent
+FEAST_PYTHON = ROOT / ".venv-feast" / "bin" / "python"
+FEAST_SCRIPT = ROOT / "bench" / "feast_pit.py"
 
 
 def build_data(folder: Path, spine_rows: int, entities: int, times: int) -> None:
@@ -93,17 +99,26 @@ def run_contender(kind: str, folder: Path, memory_limit: str | None) -> dict:
     return {"seconds": seconds, "peak_rss_mb": peak_mb}
 
 
-def same_output(folder: Path) -> bool:
+def same_output(folder: Path, other: str) -> bool:
+    """Every spine row (labels are unique) has the same feature values in both outputs;
+    Feast returns times with a UTC zone, so rows are matched on the label."""
     con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
     ours = f"read_parquet('{folder / 'ours.parquet'}')"
-    hand = f"read_parquet('{folder / 'hand.parquet'}')"
-    n_ours, n_hand = (
-        con.execute(f"select count(*) from {r}").fetchall()[0][0] for r in (ours, hand)
+    theirs = f"read_parquet('{folder / f'{other}.parquet'}')"
+    n_ours, n_theirs = (
+        con.execute(f"select count(*) from {r}").fetchall()[0][0] for r in (ours, theirs)
     )
     differ = con.execute(
-        f"select count(*) from (select * from {ours} except all select * from {hand})"
+        f"""
+        select count(*) from {ours} o full join {theirs} t on o.label = t.label
+        where o.label is null or t.label is null
+           or o.entity_id is distinct from t.entity_id
+           or o.event_timestamp is distinct from t.event_timestamp::timestamp
+           or {" or ".join(f"o.timeline__{f} is distinct from t.timeline__{f}" for f in FEATURES)}
+        """
     ).fetchall()[0][0]
-    return n_ours == n_hand and differ == 0
+    return n_ours == n_theirs and differ == 0
 
 
 def main() -> None:
@@ -128,24 +143,34 @@ def main() -> None:
         started = time.perf_counter()
         build_data(folder, args.spine_rows, args.entities, args.times)
         print(f"data built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        runs = {"ours": [], "hand": []}
-        for _ in range(args.repeats + 1):  # the first pair warms the page cache
-            for kind in ("ours", "hand"):
-                child = subprocess.run(
-                    [sys.executable, __file__, "--contender", kind, "--folder", tmp]
-                    + (["--memory-limit", args.memory_limit] if args.memory_limit else []),
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                runs[kind].append(json.loads(child.stdout))
-        identical = same_output(folder)
-    pairs = [
-        o["seconds"] / h["seconds"] for o, h in zip(runs["ours"][1:], runs["hand"][1:], strict=True)
-    ]
+        contenders = {
+            kind: [sys.executable, __file__, "--contender", kind, "--folder", tmp]
+            + (["--memory-limit", args.memory_limit] if args.memory_limit else [])
+            for kind in ("ours", "hand")
+        }
+        if FEAST_PYTHON.exists():
+            contenders["feast"] = [str(FEAST_PYTHON), str(FEAST_SCRIPT), tmp, *FEATURES]
+        runs = {kind: [] for kind in contenders}
+        for _ in range(args.repeats + 1):  # the first round warms the page cache
+            for kind, argv in contenders.items():
+                child = subprocess.run(argv, capture_output=True, text=True)
+                if child.returncode:
+                    raise RuntimeError(f"{kind} failed:\n{child.stderr[-3000:]}")
+                runs[kind].append(json.loads(child.stdout.strip().splitlines()[-1]))
+        same = {kind: same_output(folder, kind) for kind in contenders if kind != "ours"}
+    rounds = list(zip(*(runs[kind][1:] for kind in contenders), strict=True))
+    kinds = list(contenders)
+
+    def seconds(kind: str) -> list[float]:
+        return [r[kinds.index(kind)]["seconds"] for r in rounds]
+
+    def peak(kind: str) -> float:
+        return max(r[kinds.index(kind)]["peak_rss_mb"] for r in rounds)
+
+    ours = seconds("ours")
     result = {
         "machine": {
-            "cpus": __import__("os").cpu_count(),
+            "cpus": len(os.sched_getaffinity(0)),
             "platform": platform.platform(),
             "duckdb": duckdb.__version__,
         },
@@ -153,13 +178,25 @@ def main() -> None:
         "spine_rows": args.spine_rows,
         "feature_rows": args.entities * args.times,
         "features": len(FEATURES),
-        "ours_seconds": statistics.median(r["seconds"] for r in runs["ours"][1:]),
-        "hand_seconds": statistics.median(r["seconds"] for r in runs["hand"][1:]),
-        "ratio_vs_duckdb": statistics.median(pairs),
-        "ours_peak_rss_mb": max(r["peak_rss_mb"] for r in runs["ours"][1:]),
-        "hand_peak_rss_mb": max(r["peak_rss_mb"] for r in runs["hand"][1:]),
-        "identical_output": identical,
+        "ours_seconds": statistics.median(ours),
+        "hand_seconds": statistics.median(seconds("hand")),
+        "ratio_vs_duckdb": statistics.median(
+            o / h for o, h in zip(ours, seconds("hand"), strict=True)
+        ),
+        "ours_peak_rss_mb": peak("ours"),
+        "hand_peak_rss_mb": peak("hand"),
+        "identical_output": same["hand"],
     }
+    if "feast" in contenders:
+        result |= {
+            "feast_seconds": statistics.median(seconds("feast")),
+            "speedup_vs_feast": statistics.median(
+                f / o for f, o in zip(seconds("feast"), ours, strict=True)
+            ),
+            "feast_peak_rss_mb": peak("feast"),
+            "feast_same_values": same["feast"],
+            "feast_version": runs["feast"][0]["version"],
+        }
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
