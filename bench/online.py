@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000, help="per server per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     paths = export_environment()
     env_ids = [f"C{i:07d}" for i in range(0, 5000, 50)]
@@ -221,7 +222,8 @@ def main() -> None:
         "targets": {"p50_ms": 2.0, "p99_ms": 5.0, "ratio_vs_bare": 2.0, "speedup_vs_mlflow": 3.0},
     }
     print(json.dumps(result, indent=2))
-    (Path(__file__).parent / "results_online.json").write_text(json.dumps(result, indent=2) + "\n")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

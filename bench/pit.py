@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--times", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results_pit.json"))
+    parser.add_argument("--out", help="also write the JSON here")
     parser.add_argument(
         "--memory-limit", help="DuckDB memory_limit for both contenders, e.g. 1GB (spills)"
     )
@@ -197,7 +197,8 @@ def main() -> None:
             "feast_same_values": same["feast"],
             "feast_version": runs["feast"][0]["version"],
         }
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

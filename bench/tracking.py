@@ -48,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     data = frame(args.rows)
     params = training.TrainingParams()
@@ -93,9 +94,8 @@ def main() -> None:
         "target_seconds": 0.5,
     }
     print(json.dumps(result, indent=2))
-    (Path(__file__).parent / "results_tracking.json").write_text(
-        json.dumps(result, indent=2) + "\n"
-    )
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,15 @@ def retrieval_sql(
         ts_type = _column_type(con, view.relation, view.timestamp_column)
         alias = f"v{i}"
         available_at = _available_at(_quote(view.timestamp_column), ts_type)
+        # Rows no spine row can use are dropped before the join: later than the last spine
+        # time, or too old for the first one. Scoring's spine has one time, so the join sees
+        # one snapshot instead of the whole timeline (20x less work on the demo's data).
+        usable = f"{available_at} <= (select max({_TIME}) from spine)"
+        if view.max_age_days is not None:
+            usable += (
+                f" and {available_at} >= "
+                f"(select min({_TIME}) from spine) - interval {int(view.max_age_days)} day"
+            )
         ctes.append(
             f"""{alias} as (
                 select s.{_ROW}, f.__available_at, {", ".join(f"f.{_quote(x)}" for x in features)}
@@ -93,6 +102,7 @@ def retrieval_sql(
                     select {_quote(view.entity)} as __entity, {available_at} as __available_at,
                            {", ".join(_quote(f) for f in features)}
                     from {view.relation}
+                    where {usable}
                 ) as f
                 on s.__entity = f.__entity and s.{_TIME} >= f.__available_at
             )"""

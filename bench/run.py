@@ -1,0 +1,272 @@
+"""`make bench`: every benchmark, side by side with its reference, in one run.
+
+Writes bench/results.json (every figure) and bench/RESULTS.md (the table, the targets, the
+machine). Sizes are transactions of the generated log; at each size the feature pipeline is
+timed against a hand-written DuckDB statement and one new day incrementally against a full
+rebuild. The point-in-time benchmark (against DuckDB's ASOF join and Feast), MLflow tracking,
+`fti demo` end to end (on the default data and at the largest size), batch scoring against
+its floor and online latency complete it.
+
+    python bench/run.py [--sizes 1M,10M] [--rounds 3] [--large-rounds 2] [--skip NAME ...]
+"""
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import batch
+import features
+from common import BIN, ROOT, customers_for, label, machine, python, run_measured, write_json
+
+BENCH = ROOT / "bench"
+SECTIONS = ("features", "pit", "tracking", "demo", "batch", "online")
+
+# (figure, target, "<=" or ">=") per key of results.json; the Markdown table follows this order.
+TARGETS = {
+    "features.ratio_vs_duckdb": (1.2, "<="),
+    "incremental.ratio_vs_full": (0.1, "<="),
+    "pit.ratio_vs_duckdb": (1.5, "<="),
+    "pit.speedup_vs_feast": (8.0, ">="),
+    "batch.ratio_vs_floor": (2.0, "<="),
+    "online.p50_ms": (2.0, "<="),
+    "online.p99_ms": (5.0, "<="),
+    "online.ratio_vs_bare": (2.0, "<="),
+    "online.speedup_vs_mlflow_serve": (3.0, ">="),
+}
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().upper()
+    scale = {"K": 1_000, "M": 1_000_000}.get(text[-1], 1)
+    return int(float(text.rstrip("KM")) * scale)
+
+
+def demo(home: Path, customers: int | None = None) -> dict:
+    """`fti demo` on a fresh home, as a user runs it: wall time and peak memory."""
+    argv = [str(BIN / "fti"), "demo"] + (["--customers", str(customers)] if customers else [])
+    measured = run_measured(argv, env={"FTI_HOME": str(home)})
+    return {
+        "customers": customers or 5000,
+        "wall_s": round(measured.seconds, 1),
+        "peak_rss_mb": round(measured.peak_rss_mb),
+    }
+
+
+def child_json(script: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    return json.loads(python(script, *args, env=env).stdout)
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def run(sizes: list[int], rounds: int, large_rounds: int, skip: set[str], scratch: Path) -> dict:
+    results: dict[str, object] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "sizes": {},
+    }
+    largest = max(sizes)
+    homes: dict[str, Path] = {}
+    if "demo" not in skip:
+        log("fti demo on the default data")
+        homes["default"] = scratch / "demo-default"
+        results["demo"] = {"default": demo(homes["default"])}
+        log(f"fti demo at {label(largest)} transactions")
+        homes["largest"] = scratch / f"demo-{label(largest)}"
+        results["demo"][label(largest)] = demo(homes["largest"], customers_for(largest))
+    if "batch" not in skip and homes:
+        log("batch scoring vs floor")
+        results["batch"] = {
+            name: batch.bench(home, rounds if name == "default" else large_rounds)
+            for name, home in homes.items()
+        }
+        results["batch"] = {
+            ("default" if name == "default" else label(largest)): figures
+            for name, figures in results["batch"].items()
+        }
+    if "online" not in skip and "default" in homes:
+        log("online latency")
+        results["online"] = child_json("online.py", env={"FTI_HOME": str(homes["default"])})
+    for home in homes.values():  # the largest holds gigabytes the next steps need
+        shutil.rmtree(home, ignore_errors=True)
+    if "features" not in skip:
+        for size in sorted(sizes):
+            log(f"features and incremental at {label(size)} transactions")
+            workdir = scratch / f"features-{label(size)}"
+            started = time.perf_counter()
+            results["sizes"][label(size)] = features.bench(
+                size, rounds if size < 10_000_000 else large_rounds, workdir
+            )
+            results["sizes"][label(size)]["bench_s"] = round(time.perf_counter() - started)
+            shutil.rmtree(workdir, ignore_errors=True)
+    if "pit" not in skip:
+        log("point-in-time retrieval vs DuckDB ASOF join and Feast")
+        results["pit"] = child_json("pit.py", "--repeats", str(rounds))
+    if "tracking" not in skip:
+        log("MLflow tracking")
+        results["tracking"] = child_json("tracking.py")
+    results["headline"] = headline(results, sizes)
+    return results
+
+
+def headline(results: dict, sizes: list[int]) -> dict[str, object]:
+    """The figures the issue names, flat: the feature figures at every size, the rest once."""
+    flat: dict[str, object] = {}
+    for size_label, figures in results["sizes"].items():
+        flat[f"features.ratio_vs_duckdb@{size_label}"] = figures["features"]["ratio_vs_duckdb"]
+        flat[f"incremental.ratio_vs_full@{size_label}"] = figures["incremental"]["ratio_vs_full"]
+    if "pit" in results:
+        flat["pit.ratio_vs_duckdb"] = round(results["pit"]["ratio_vs_duckdb"], 3)
+        if "speedup_vs_feast" in results["pit"]:
+            flat["pit.speedup_vs_feast"] = round(results["pit"]["speedup_vs_feast"], 2)
+    for name, figures in results.get("batch", {}).items():
+        flat[f"batch.ratio_vs_floor@{name}"] = figures["ratio_vs_floor"]
+    for key, value in results.get("online", {}).get("online", {}).items():
+        flat[f"online.{key}"] = value
+    return flat
+
+
+def verdict(key: str, value: float) -> str:
+    target = TARGETS.get(key.split("@")[0])
+    if target is None:
+        return ""
+    limit, sense = target
+    met = value <= limit if sense == "<=" else value >= limit
+    return f"{sense} {limit:g}: {'met' if met else '**not met**'}"
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `make bench` at {results['generated_at']} on {m['cpus']} CPUs "
+        f"({m['cpu_model']}), {m['memory_gb']} GB RAM, {m['platform']}; Python {m['python']}, "
+        f"DuckDB {m['duckdb']}, dbt-core {m['dbt_core']}, Dagster {m['dagster']}, "
+        f"MLflow {m['mlflow']}, scikit-learn {m['scikit_learn']}. Every figure is a median "
+        "after a warm-up; every ratio is taken pair by pair in this run. Methods: "
+        "[bench/README.md](README.md).",
+        "",
+        "## Targets",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+    ]
+    for key, value in results["headline"].items():
+        lines.append(f"| `{key}` | {value} | {verdict(key, value)} |")
+    if results["sizes"]:
+        lines += [
+            "",
+            "## Feature pipeline and incremental update, by size",
+            "",
+            "| transactions | customers | feature rows | dbt feature models | hand-written "
+            "DuckDB | ratio | same values | `dbt build` wall (whole project) | peak RSS dbt / "
+            "DuckDB | one new day | full rebuild | ratio | same values |",
+            "|" + "---|" * 14,
+        ]
+        for size_label, s in results["sizes"].items():
+            f, i = s["features"], s["incremental"]
+            lines.append(
+                f"| {size_label} ({s['transactions']:,}) | {s['customers']:,} | "
+                f"{s['feature_rows']:,} | {f['dbt_model_s']} s | {f['duckdb_s']} s | "
+                f"{f['ratio_vs_duckdb']} | {f['same_values']} | {s['dbt_build_wall_s']} s | "
+                f"{f['dbt_peak_rss_mb']:,} / {f['duckdb_peak_rss_mb']:,} MB | "
+                f"{i['incremental_model_s']} s | {i['full_model_s']} s | {i['ratio_vs_full']} | "
+                f"{i['same_values']} |"
+            )
+        lines += ["", "dbt model time by model (median, seconds):", ""]
+        for size_label, s in results["sizes"].items():
+            models = ", ".join(f"{k} {v}" for k, v in s["features"]["models_s"].items())
+            lines.append(f"- {size_label}: {models}")
+    if "pit" in results:
+        p = results["pit"]
+        lines += [
+            "",
+            "## Point-in-time training set",
+            "",
+            f"{p['spine_rows']:,}-row spine x {p['feature_rows']:,}-row feature timeline, "
+            f"{p['features']} features, to Parquet.",
+            "",
+            "| contender | seconds | peak RSS | same values as ours |",
+            "|---|---|---|---|",
+            f"| ours (`ml.retrieval`) | {p['ours_seconds']:.2f} | {p['ours_peak_rss_mb']:,.0f} "
+            "MB | |",
+            f"| hand-written DuckDB ASOF join | {p['hand_seconds']:.2f} | "
+            f"{p['hand_peak_rss_mb']:,.0f} MB | {p['identical_output']} |",
+        ]
+        if "feast_seconds" in p:
+            lines.append(
+                f"| Feast {p['feast_version']} `get_historical_features`, DuckDB offline store "
+                f"| {p['feast_seconds']:.2f} | {p['feast_peak_rss_mb']:,.0f} MB | "
+                f"{p['feast_same_values']} |"
+            )
+    if "batch" in results:
+        lines += [
+            "",
+            "## Batch scoring",
+            "",
+            "| data | customers | ours | floor (read matrix + `predict_proba`) | ratio | "
+            "same values |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, b in results["batch"].items():
+            lines.append(
+                f"| {name} | {b['customers']:,} | {b['ours_s']} s | {b['floor_s']} s | "
+                f"{b['ratio_vs_floor']} | {b['same_values']} |"
+            )
+    if "online" in results:
+        lines += ["", "## Online", "", "| server | p50 ms | p99 ms |", "|---|---|---|"]
+        for name, figures in results["online"]["servers"].items():
+            lines.append(f"| {name} | {figures['p50_ms']} | {figures['p99_ms']} |")
+        rps = results["online"]["online"]["throughput_rps_8_clients"]
+        lines += ["", f"`fti serve` with 8 concurrent clients: {rps} requests/s."]
+    if "demo" in results:
+        lines += ["", "## End to end (`fti demo` on a fresh home)", ""]
+        lines += ["| data | customers | wall | peak RSS (largest process) |", "|---|---|---|---|"]
+        for name, d in results["demo"].items():
+            lines.append(
+                f"| {name} | {d['customers']:,} | {d['wall_s']} s | {d['peak_rss_mb']:,} MB |"
+            )
+    if "tracking" in results:
+        t = results["tracking"]
+        lines += [
+            "",
+            "## MLflow tracking",
+            "",
+            f"Logging and registering a version: {t['log_and_register_seconds']['median']} s, "
+            f"{t['ratio_vs_fit']:.0%} of fitting the model on {t['rows']:,} rows.",
+        ]
+    lines += ["", f"`make bench` took {results['total_minutes']} minutes.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1M,10M", help="transactions, e.g. 1M,10M,50M")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds below 10M transactions")
+    parser.add_argument("--large-rounds", type=int, default=2, help="rounds from 10M on")
+    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    parser.add_argument("--out", type=Path, default=BENCH / "results.json")
+    parser.add_argument("--markdown", type=Path, default=BENCH / "RESULTS.md")
+    args = parser.parse_args()
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    started = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix="fti-bench-"))
+    try:
+        results = run(sizes, args.rounds, args.large_rounds, set(args.skip), scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    results["total_minutes"] = round((time.perf_counter() - started) / 60, 1)
+    write_json(args.out, results)
+    args.markdown.write_text(markdown(results))
+    log(f"wrote {args.out} and {args.markdown} in {results['total_minutes']} minutes")
+
+
+if __name__ == "__main__":
+    main()
