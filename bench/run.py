@@ -168,7 +168,7 @@ def markdown(results: dict) -> str:
             "| transactions | customers | feature rows | dbt feature models | hand-written "
             "DuckDB | ratio | same values | `dbt build` wall (whole project) | peak RSS dbt / "
             "DuckDB | one new day | full rebuild | ratio | same values |",
-            "|" + "---|" * 14,
+            "|" + "---|" * 13,
         ]
         for size_label, s in results["sizes"].items():
             f, i = s["features"], s["incremental"]

@@ -80,6 +80,24 @@ def test_selection_is_by_mean_validation_pr_auc_and_reproducible():
         select(frame, training.TrainingParams(candidates=("svm", "random_forest")))
 
 
+def test_the_final_fit_samples_down_to_fit_max_rows(monkeypatch):
+    seen = []
+    real_fit = candidates.fit
+
+    def spy(family, x, y, *args):
+        seen.append((len(x), tuple(x.index[:3])))
+        return real_fit(family, x, y, *args)
+
+    monkeypatch.setattr(candidates, "fit", spy)
+    frame = weekly(10, 30)  # 300 rows
+    params = training.TrainingParams(fit_max_rows=120)
+    training.fit(frame, params, candidates.LOGISTIC_REGRESSION)
+    training.fit(frame, params, candidates.LOGISTIC_REGRESSION)
+    training.fit(frame, training.TrainingParams(fit_max_rows=300), candidates.LOGISTIC_REGRESSION)
+    assert [n for n, _ in seen] == [120, 120, 300]
+    assert seen[0] == seen[1]  # the same seeded sample every time
+
+
 def test_every_family_fits_and_serves_on_one_core():
     frame = weekly(6, 50)
     params = training.TrainingParams(

@@ -53,6 +53,10 @@ class TrainingConfig(dg.Config):
     cv_max_rows: int = Field(
         default=_DEFAULTS.cv_max_rows, description="Training rows per fold (sampled above)."
     )
+    fit_max_rows: int = Field(
+        default=_DEFAULTS.fit_max_rows,
+        description="Rows the final model is fitted on (the training period is sampled above).",
+    )
     threshold: float = Field(
         default=_DEFAULTS.threshold,
         description="Probability at which a customer counts as churning.",
