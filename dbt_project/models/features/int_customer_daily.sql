@@ -51,15 +51,23 @@ prior as (
     {%- endif %}
 ),
 
+-- Sums come back as 128-bit types; 64-bit ones hold any real history and make this table
+-- and every lookup into it faster.
 final as (
     select
-        daily.*,
-        coalesce(prior.transactions, 0)
-            + sum(daily.transactions) over customer_history as cumulative_transactions,
-        coalesce(prior.spend, 0) + sum(daily.spend) over customer_history as cumulative_spend,
-        coalesce(prior.items, 0) + sum(daily.items) over customer_history as cumulative_items,
-        coalesce(prior.active_days, 0)
-            + row_number() over customer_history as cumulative_active_days
+        daily.customer_id,
+        daily.activity_date,
+        cast(daily.transactions as bigint) as transactions,
+        cast(daily.spend as decimal(18, 4)) as spend,
+        cast(daily.items as bigint) as items,
+        cast(coalesce(prior.transactions, 0) + sum(daily.transactions) over customer_history
+            as bigint) as cumulative_transactions,
+        cast(coalesce(prior.spend, 0) + sum(daily.spend) over customer_history
+            as decimal(18, 4)) as cumulative_spend,
+        cast(coalesce(prior.items, 0) + sum(daily.items) over customer_history
+            as bigint) as cumulative_items,
+        cast(coalesce(prior.active_days, 0) + row_number() over customer_history
+            as bigint) as cumulative_active_days
     from daily
     left join prior on prior.customer_id = daily.customer_id
     window customer_history as (

@@ -1,19 +1,13 @@
--- Typed, deduplicated purchases: a transaction id seen twice keeps its earliest row.
+-- Typed purchases. Ingestion guarantees one row per transaction_id (a repeated id is
+-- rejected or skipped with a reason, see raw.rejected_transactions) and the unique test below
+-- holds dbt to it. No deduplicating window here: it would read every transaction on each
+-- incremental run, where a filter on the day now reaches the raw scan.
 -- Amounts are exact decimals so that sums do not depend on summation order (floating-point
 -- sums in parallel threads differ in the last bit, which flips rounding between runs).
 with
 
 source as (
     select * from {{ source('raw', 'transactions') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by transaction_id order by transaction_ts, customer_id, amount
-        ) as occurrence
-    from source
 ),
 
 final as (
@@ -24,8 +18,7 @@ final as (
         cast(transaction_ts as date) as transaction_date,
         cast(amount as decimal(18, 4)) as amount,
         cast(quantity as integer) as quantity
-    from ranked
-    where occurrence = 1
+    from source
 )
 
 select * from final
