@@ -47,14 +47,26 @@ def parse_size(text: str) -> int:
 
 
 def demo(home: Path, customers: int | None = None) -> dict:
-    """`fti demo` on a fresh home, as a user runs it: wall time and peak memory."""
+    """`fti demo` on a fresh home, as a user runs it: wall time, peak memory, and the time of
+    each Dagster step (where the time goes)."""
     argv = [str(BIN / "fti"), "demo"] + (["--customers", str(customers)] if customers else [])
     measured = run_measured(argv, env={"FTI_HOME": str(home)})
     return {
         "customers": customers or 5000,
         "wall_s": round(measured.seconds, 1),
         "peak_rss_mb": round(measured.peak_rss_mb),
+        "steps_s": child_json("run.py", "--step-times", str(home)),
     }
+
+
+def step_times(home: Path) -> dict[str, float]:
+    """Seconds per step of the home's latest Dagster run, from its instance."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        run = instance.get_runs(limit=1)[0]
+        stats = instance.get_run_step_stats(run.run_id)
+    return {s.step_key: round(s.end_time - s.start_time, 1) for s in stats if s.end_time}
 
 
 def child_json(script: str, *args: str, env: dict[str, str] | None = None) -> dict:
@@ -93,18 +105,28 @@ def run(sizes: list[int], rounds: int, large_rounds: int, skip: set[str], scratc
     if "online" not in skip and "default" in homes:
         log("online latency")
         results["online"] = child_json("online.py", env={"FTI_HOME": str(homes["default"])})
-    for home in homes.values():  # the largest holds gigabytes the next steps need
-        shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(homes.pop("default", scratch / "none"), ignore_errors=True)
     if "features" not in skip:
         for size in sorted(sizes):
             log(f"features and incremental at {label(size)} transactions")
             workdir = scratch / f"features-{label(size)}"
+            workdir.mkdir()
+            # The largest size reuses the warehouse `fti demo` just built (and warmed up):
+            # generating and building it again would cost minutes.
+            built = homes["largest"] / "warehouse.duckdb" if size == largest and homes else None
             started = time.perf_counter()
-            results["sizes"][label(size)] = features.bench(
-                size, rounds if size < 10_000_000 else large_rounds, workdir
+            figures = features.bench(
+                size, rounds if size < 10_000_000 else large_rounds, workdir, built
             )
-            results["sizes"][label(size)]["bench_s"] = round(time.perf_counter() - started)
+            if built is not None:
+                steps = results["demo"][label(size)]["steps_s"]
+                figures["dbt_build_wall_s"] = steps.get("dbt_models")
+                figures["dbt_build_source"] = "the dbt step of `fti demo` at this size"
+            figures["bench_s"] = round(time.perf_counter() - started)
+            results["sizes"][label(size)] = figures
             shutil.rmtree(workdir, ignore_errors=True)
+    for home in homes.values():
+        shutil.rmtree(home, ignore_errors=True)
     if "pit" not in skip:
         log("point-in-time retrieval vs DuckDB ASOF join and Feast")
         results["pit"] = child_json("pit.py", "--repeats", str(rounds))
@@ -172,14 +194,17 @@ def markdown(results: dict) -> str:
         ]
         for size_label, s in results["sizes"].items():
             f, i = s["features"], s["incremental"]
+            build = f"{s['dbt_build_wall_s']} s" + ("*" if "dbt_build_source" in s else "")
             lines.append(
                 f"| {size_label} ({s['transactions']:,}) | {s['customers']:,} | "
                 f"{s['feature_rows']:,} | {f['dbt_model_s']} s | {f['duckdb_s']} s | "
-                f"{f['ratio_vs_duckdb']} | {f['same_values']} | {s['dbt_build_wall_s']} s | "
+                f"{f['ratio_vs_duckdb']} | {f['same_values']} | {build} | "
                 f"{f['dbt_peak_rss_mb']:,} / {f['duckdb_peak_rss_mb']:,} MB | "
                 f"{i['incremental_model_s']} s | {i['full_model_s']} s | {i['ratio_vs_full']} | "
                 f"{i['same_values']} |"
             )
+        if any("dbt_build_source" in s for s in results["sizes"].values()):
+            lines += ["", "\\* the dbt step of `fti demo` at that size (its warehouse is reused)."]
         lines += ["", "dbt model time by model (median, seconds):", ""]
         for size_label, s in results["sizes"].items():
             models = ", ".join(f"{k} {v}" for k, v in s["features"]["models_s"].items())
@@ -233,6 +258,10 @@ def markdown(results: dict) -> str:
             lines.append(
                 f"| {name} | {d['customers']:,} | {d['wall_s']} s | {d['peak_rss_mb']:,} MB |"
             )
+        lines += ["", "Where the time goes (seconds per Dagster step):", ""]
+        for name, d in results["demo"].items():
+            steps = sorted(d["steps_s"].items(), key=lambda kv: -kv[1])
+            lines.append(f"- {name}: " + ", ".join(f"`{k}` {v}" for k, v in steps if v >= 0.5))
     if "tracking" in results:
         t = results["tracking"]
         lines += [
@@ -254,7 +283,11 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
     parser.add_argument("--out", type=Path, default=BENCH / "results.json")
     parser.add_argument("--markdown", type=Path, default=BENCH / "RESULTS.md")
+    parser.add_argument("--step-times", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.step_times:
+        print(json.dumps(step_times(args.step_times)))
+        return
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="fti-bench-"))
