@@ -4,8 +4,10 @@ import datetime as dt
 
 import duckdb
 import pytest
+import yaml
 
 from ml.ingest import ingest_file
+from ml.settings import REPO_ROOT
 from tests.conftest import dbt_build
 
 LOG = """customer_id,transaction_ts,amount
@@ -113,3 +115,19 @@ def test_version_2_adds_trends(warehouse):
     ).fetchall()
     # A: 30 / (60 / 3) = 1.5 and 4 / (4 / (365 / 90)) = 4.0556; B spent nothing in 30 days.
     assert rows == [("A", 1.5, 4.0556), ("B", 0.0, 4.0556), ("C", 0.9, 4.0556), ("D", 3.0, 4.0556)]
+
+
+def test_the_benchmark_reference_computes_the_same_features(warehouse):
+    """bench/sql/hand_features.sql, the hand-written reference `make bench` times the dbt
+    models against, must compute exactly customer_features_v2 (else the ratio means nothing)."""
+    project_vars = yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())
+    query = (REPO_ROOT / "bench" / "sql" / "hand_features.sql").read_text()
+    query = query.format(**project_vars["vars"])
+    hand = f"({query})"
+    dbt = "features.customer_features_v2"
+    assert warehouse.execute(f"select count(*) from {hand}").fetchone()[0] > 0
+    for left, right in ((hand, dbt), (dbt, hand)):
+        differ = warehouse.execute(
+            f"select count(*) from (select * from {left} except all select * from {right})"
+        ).fetchone()[0]
+        assert differ == 0

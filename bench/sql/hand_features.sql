@@ -1,8 +1,7 @@
 -- The reference for bench/features.py: customer_features_v2 (every v1 feature plus the two
 -- trends) computed from raw.transactions and raw.customers in one statement, as a DuckDB user
 -- would write it by hand without dbt. Same definitions as the dbt models, so the benchmark
--- can check that both give the same rows.
-create or replace table bench.hand_features as
+-- can check that both give the same rows (and tests/test_features_sql.py checks it by hand).
 
 with
 
