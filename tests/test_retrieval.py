@@ -151,3 +151,14 @@ def test_spine_without_required_columns_is_refused():
         get_historical_features(
             con, pd.DataFrame({"id": ["a"], "event_timestamp": [BASE]}), selection
         )
+
+
+def test_an_empty_spine_gives_no_rows():
+    con = duckdb.connect()
+    load(con, [("a", BASE.date(), 1.0)], [("a", BASE, 2.0)])
+    spine = pd.DataFrame(
+        {"customer_id": pd.Series([], dtype=str), "event_timestamp": pd.Series([], dtype="M8[ns]")}
+    )
+    selection = {view("daily", "main.daily", "as_of_date", 3): ["x"]}
+    out = get_historical_features(con, spine, selection)
+    assert list(out.columns) == ["customer_id", "event_timestamp", "daily__x"] and out.empty
