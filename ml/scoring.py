@@ -37,9 +37,11 @@ def latest_features(
     """
     # The spine stays in DuckDB: through pandas its DATE would become a midnight TIMESTAMP,
     # which sees the snapshot of the day before (a spine DATE means the end of that day).
+    # A table, not a view: retrieval reads it twice, and the population is an aggregate over
+    # every transaction.
     con.execute(
         f"""
-        create or replace temp view _scoring_spine as
+        create or replace temp table _scoring_spine as
         select customer_id as {ENTITY},
                (select max(as_of_date) from features.feature_snapshot_dates) as {SPINE_TIME}
         from staging.stg_customers
