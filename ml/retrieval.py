@@ -67,25 +67,22 @@ def _usable_rows(
     or too old for the first one. Scoring's spine has a single time, so its joins see one
     snapshot instead of the whole timeline.
 
-    The exact bounds are on the ``available_at`` expression; a looser copy on the bare column
-    lets DuckDB push the filter into the scan, which then reads the other columns of matching
-    rows only (3 s of CPU saved per scoring run at 10M transactions).
+    The exact bounds are on the ``available_at`` expression. A DATE column's is shifted by a
+    day, which DuckDB cannot push into the scan; a looser copy on the bare column can be
+    (scoring's timeline scan at 10M transactions: 3.0 -> 2.2 s of CPU).
     """
     if last is None:  # an empty spine
         return "false"
+    is_date = ts_type.upper() == "DATE"
     column = _quote(view.timestamp_column)
     bounds = [f"{available_at} <= timestamp '{last}'"]
-    if ts_type.upper() == "DATE":  # known from the next midnight: never later than last's day
+    if is_date:  # known from the next midnight: never later than last's day
         bounds.append(f"{column} <= date '{last.date()}'")
-    elif ts_type.upper() == "TIMESTAMP":
-        bounds.append(f"{column} <= timestamp '{last}'")
     if view.max_age_days is not None:
         oldest = first - timedelta(days=int(view.max_age_days))
         bounds.append(f"{available_at} >= timestamp '{oldest}'")
-        if ts_type.upper() == "DATE":
+        if is_date:
             bounds.append(f"{column} >= date '{(oldest - timedelta(days=1)).date()}'")
-        elif ts_type.upper() == "TIMESTAMP":
-            bounds.append(f"{column} >= timestamp '{oldest}'")
     return " and ".join(bounds)
 
 
@@ -100,8 +97,8 @@ def retrieval_sql(
     if clashes:
         raise SpineError(f"spine column names starting with __fti_ are reserved: {clashes}")
     spine_time = _available_at(_quote(SPINE_TIME), spine_columns[SPINE_TIME])
-    # The spine's time range as literals: the planner filters with constants far faster than
-    # with a subquery's result (10x on scoring's scan of the feature timeline).
+    # The spine's time range as literals: DuckDB filters the views' scans with constants, not
+    # with a subquery's result (see _usable_rows).
     bounds = f"select min({spine_time}), max({spine_time}) from {spine}"
     first, last = con.execute(bounds).fetchall()[0]
 

@@ -124,8 +124,9 @@ def fit(
     params: TrainingParams,
     family: str = families.HIST_GRADIENT_BOOSTING,
 ) -> Pipeline:
-    # Past a million rows a bigger sample barely moves the metrics but costs minutes and
-    # gigabytes (26M training rows at 10M transactions); the holdout is never sampled.
+    # At 10M transactions the training period holds 26M rows: fitting them all took over ten
+    # minutes and 19.5 GB; a 1M-row sample fits in about a minute (holdout PR AUC 0.853 there).
+    # The holdout is never sampled.
     if len(train) > params.fit_max_rows:
         train = train.sample(params.fit_max_rows, random_state=params.hyperparameters.random_state)
     numeric, categorical = feature_columns(train)
