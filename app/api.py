@@ -1,7 +1,8 @@
 """The online prediction API (`fti serve`): churn probability for a customer id, in one hop.
 
 Features come from the online store (never the live warehouse), the model is the registry's
-``champion``; both are picked up without a restart when they change (see ``ml.serving``).
+``champion``; both are picked up without a restart when they change (see
+``ml.inference.online_serving``).
 Request data never reaches SQL text: ids are validated here and bound as parameters.
 """
 
@@ -15,10 +16,10 @@ from typing import Annotated
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from ml.prediction_log import PredictionLogger, log_folder
-from ml.serving import MAX_BATCH, NotReady, Prediction, Predictor, UnknownCustomer
-from ml.settings import Paths
-from ml.settings import paths as resolve_paths
+from ml.common.settings import Paths
+from ml.common.settings import paths as resolve_paths
+from ml.inference.online_serving import MAX_BATCH, NotReady, Prediction, Predictor, UnknownCustomer
+from ml.monitoring.prediction_log import PredictionLogger, log_folder
 
 # A batch of MAX_BATCH of the longest ids is under 8 KB of JSON; anything larger is refused
 # before it is read into memory.

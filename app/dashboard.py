@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ml import health, publish
-from ml.settings import paths
+from ml.common.settings import paths
+from ml.inference import publication
+from ml.monitoring import health
 
 st.set_page_config(page_title="Customer churn", layout="wide")
 
@@ -18,7 +19,7 @@ st.set_page_config(page_title="Customer churn", layout="wide")
 def load(snapshot: str) -> tuple[dict, pd.DataFrame]:
     """Cached per snapshot name: a new publication is picked up on the next rerun."""
     p = paths()
-    return publish.read_manifest(p), publish.read_predictions(p)
+    return publication.read_manifest(p), publication.read_predictions(p)
 
 
 def blocked_runs() -> None:
@@ -34,7 +35,7 @@ def blocked_runs() -> None:
 def main() -> None:
     st.title("Customer churn")
     blocked_runs()
-    folder = publish.current_snapshot(paths())
+    folder = publication.current_snapshot(paths())
     if folder is None:
         st.info("Nothing is published yet. Run `make demo` (or `fti demo`) to build the pipeline.")
         return

@@ -25,18 +25,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def _model():
-    from ml import registry
-    from ml.settings import export_environment
+    from ml.common.settings import export_environment
+    from ml.registry import model_registry
 
     paths = export_environment()
-    client = registry.configure(paths)
-    version = registry.champion_version(client)
+    client = model_registry.configure(paths)
+    version = model_registry.champion_version(client)
     tags = client.get_model_version("churn", version).tags
-    return paths, version, registry.load_version(client, version), tags
+    return paths, version, model_registry.load_version(client, version), tags
 
 
 def _selection(tags):
-    from ml.feature_views import feature_views, load_manifest, required_views, serving_selection
+    from ml.features.views import feature_views, load_manifest, required_views, serving_selection
     from orchestration.project import dbt_project
 
     return serving_selection(
@@ -49,25 +49,26 @@ def measure(rounds: int) -> dict:
     import pandas as pd
     import pyarrow.parquet  # noqa: F401  (imported before the floor's timer)
 
-    from ml import on_demand, scoring
-    from ml.retrieval import SPINE_TIME
-    from ml.training import categorical_columns, input_columns, model_input
-    from ml.warehouse import connect
+    from ml.common.model_input import categorical_columns, input_columns, model_input
+    from ml.common.warehouse import connect
+    from ml.features import on_demand
+    from ml.features.retrieval import SPINE_TIME
+    from ml.inference import batch_scoring
 
     paths, version, model, tags = _model()
     selection = _selection(tags)
     matrix = paths.home / "bench_floor_matrix.parquet"
     with connect(paths.warehouse, read_only=True) as con:
-        features = scoring.latest_features(con, selection)
+        features = batch_scoring.latest_features(con, selection)
     features = on_demand.add(features, on_demand.end_of_day(features[SPINE_TIME]))
     model_input(features, input_columns(model), categorical_columns(model)).to_parquet(matrix)
 
     def ours() -> tuple[float, int, float]:
         started = time.perf_counter()
         with connect(paths.warehouse) as con:
-            features = scoring.latest_features(con, selection)
-            predictions = scoring.score(model, features, "churn", version)
-            rows = scoring.write_predictions(con, predictions)
+            features = batch_scoring.latest_features(con, selection)
+            predictions = batch_scoring.score(model, features, "churn", version)
+            rows = batch_scoring.write_predictions(con, predictions)
         seconds = time.perf_counter() - started
         return seconds, rows, float(predictions["churn_probability"].mean())
 

@@ -19,7 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TRANSACTIONS_PER_CUSTOMER = 18.45  # what ml.datagen draws on average (1M rows = 55,000 ids)
+TRANSACTIONS_PER_CUSTOMER = (
+    18.45  # what ml.ingestion.generator draws on average (1M rows = 55,000 ids)
+)
 
 
 @dataclass(frozen=True)
@@ -107,11 +109,11 @@ def load_warehouse(home: Path, transactions: int, seed: int = 7) -> dict[str, ob
     sys.path.insert(0, str(ROOT))
     import duckdb
 
-    from ml import datagen
-    from ml.ingest import ingest_frames
+    from ml.ingestion import generator
+    from ml.ingestion.raw_log import ingest_frames
 
     home.mkdir(parents=True, exist_ok=True)
-    log = datagen.generate(customers=customers_for(transactions), seed=seed)
+    log = generator.generate(customers=customers_for(transactions), seed=seed)
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     try:
         result = ingest_frames(con, log.transactions, log.customers, log.customer_history)

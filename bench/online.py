@@ -29,8 +29,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ml import on_demand  # noqa: E402
-from ml.online_store import get_online_features  # noqa: E402
-from ml.settings import MODEL_NAME, export_environment  # noqa: E402
+from ml.common.settings import MODEL_NAME, export_environment  # noqa: E402
+from ml.features.online_store import get_online_features  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,12 +99,12 @@ def main() -> None:
     if not ids:
         raise SystemExit("no customers in the online store: run `fti demo` first")
 
-    from ml import registry
-    from ml.training import categorical_columns, input_columns
+    from ml.common.model_input import categorical_columns, input_columns
+    from ml.registry import model_registry
 
-    client = registry.configure(paths)
-    version = registry.champion_version(client)
-    model = registry.load_version(client, version)
+    client = model_registry.configure(paths)
+    version = model_registry.champion_version(client)
+    model = model_registry.load_version(client, version)
     columns, categorical = input_columns(model), categorical_columns(model)
 
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)

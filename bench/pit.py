@@ -61,8 +61,8 @@ def build_data(folder: Path, spine_rows: int, entities: int, times: int) -> None
 
 
 def run_contender(kind: str, folder: Path, memory_limit: str | None) -> dict:
-    from ml.feature_views import FeatureView
-    from ml.retrieval import write_historical_features
+    from ml.features.retrieval import write_historical_features
+    from ml.features.views import FeatureView
 
     con = duckdb.connect(str(folder / "features.duckdb"), read_only=True)
     if memory_limit:

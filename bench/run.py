@@ -226,8 +226,8 @@ def markdown(results: dict) -> str:
             "",
             "| contender | seconds | peak RSS | same values as ours |",
             "|---|---|---|---|",
-            f"| ours (`ml.retrieval`) | {p['ours_seconds']:.2f} | {p['ours_peak_rss_mb']:,.0f} "
-            "MB | |",
+            f"| ours (`ml.features.retrieval`) | {p['ours_seconds']:.2f} | "
+            f"{p['ours_peak_rss_mb']:,.0f} MB | |",
             f"| hand-written DuckDB ASOF join | {p['hand_seconds']:.2f} | "
             f"{p['hand_peak_rss_mb']:,.0f} MB | {p['identical_output']} |",
         ]

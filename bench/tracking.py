@@ -2,7 +2,7 @@
 
 Fits the default gradient-boosting pipeline on a training-set-shaped frame (default 200K
 rows, the size of the demo's), writes the evaluation artifacts, then times
-``registry.log_and_register`` (run, params, metrics, artifacts, skops model, registered
+``model_registry.log_and_register`` (run, params, metrics, artifacts, skops model, registered
 version with every tag, alias) several times in a fresh MLflow store. The reference in the
 same run is the fit itself: tracking should be a small fraction of it.
 
@@ -24,8 +24,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml import evaluation, gate, registry, training  # noqa: E402
-from ml.settings import Paths  # noqa: E402
+from ml import training  # noqa: E402
+from ml.common.settings import Paths  # noqa: E402
+from ml.registry import model_registry
+from ml.training import evaluation, model_gate
 
 
 def frame(rows: int) -> pd.DataFrame:
@@ -60,13 +62,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "evaluation"
         evaluation.write_artifacts(model, holdout, params.threshold, folder)
-        client = registry.configure(Paths(Path(tmp) / "home"))
-        decision = gate.decide(scored.metrics["pr_auc"], 0.0, None)
+        client = model_registry.configure(Paths(Path(tmp) / "home"))
+        decision = model_gate.decide(scored.metrics["pr_auc"], 0.0, None)
         sample = training.model_input(holdout.head(200), training.input_columns(model))
         timings = []
         for _ in range(args.repeats + 1):  # the first creates the store's tables: warm-up
             started = time.perf_counter()
-            registry.log_and_register(
+            model_registry.log_and_register(
                 client,
                 model,
                 sample=sample,

@@ -1,6 +1,6 @@
 """`fti`: the whole system from the command line.
 
-Every command resolves ``FTI_HOME`` once (``ml.settings``) and runs Dagster against the
+Every command resolves ``FTI_HOME`` once (``ml.common.settings``) and runs Dagster against the
 instance under it, so runs started here are the runs ``fti ui`` shows.
 """
 
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ml.settings import REPO_ROOT, Paths, export_environment
+from ml.common.settings import REPO_ROOT, Paths, export_environment
 from orchestration import cli_model
 
 DAGSTER_YAML = """\
@@ -148,13 +148,16 @@ def _root_cause(error) -> str:
 
 def status(paths: Paths) -> dict[str, object]:
     """What is built, read from the published snapshot and the registry, never the warehouse."""
-    from ml import feature_quality, health, publish, registry
+    from ml.features import quality_gate
+    from ml.inference import publication
+    from ml.monitoring import health
+    from ml.registry import model_registry
 
-    manifest = publish.read_manifest(paths) or {}
-    features = feature_quality.read_publication(paths) or {}
+    manifest = publication.read_manifest(paths) or {}
+    features = quality_gate.read_publication(paths) or {}
     champion = None
     if (paths.mlflow_dir / "mlflow.db").exists():
-        champion = registry.champion_summary(registry.configure(paths))
+        champion = model_registry.champion_summary(model_registry.configure(paths))
     return {
         "fti_home": str(paths.home),
         "champion": champion,
@@ -165,7 +168,7 @@ def status(paths: Paths) -> dict[str, object]:
         "published_at": manifest.get("published_at"),
         "dagster_run_id": manifest.get("dagster_run_id"),
         "features_published_at": features.get("published_at"),
-        "features_database": str(feature_quality.database_path(paths)),
+        "features_database": str(quality_gate.database_path(paths)),
         "health": health.read(paths),
     }
 
@@ -195,7 +198,7 @@ def _print_summary(report: dict[str, object], headline: str) -> None:
 
 
 def _validate_attributes(path: str | None) -> bool:
-    from ml.ingest import InputError, validate_customers
+    from ml.ingestion.raw_log import InputError, validate_customers
 
     if path:
         try:
@@ -207,7 +210,7 @@ def _validate_attributes(path: str | None) -> bool:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ml.ingest import InputError, validate_file
+    from ml.ingestion.raw_log import InputError, validate_file
 
     paths = _environment()
     if args.transactions:
@@ -238,7 +241,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     """New transactions (say, a new day's file) added to the loaded ones, features rebuilt
     incrementally from the earliest new day, then training, scoring and serving as usual."""
-    from ml.ingest import InputError, validate_file
+    from ml.ingestion.raw_log import InputError, validate_file
 
     paths = _environment()
     if not paths.warehouse.exists():
@@ -324,7 +327,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     """dbt docs: the lineage and column descriptions of every feature, for analysts."""
     import subprocess
 
-    from ml.settings import DBT_PROJECT_DIR
+    from ml.common.settings import DBT_PROJECT_DIR
 
     paths = _environment()
     if not paths.warehouse.exists():
@@ -382,7 +385,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_features_list(args: argparse.Namespace) -> int:
-    from ml.feature_views import feature_views
+    from ml.features.views import feature_views
     from orchestration.project import ensure_manifest
 
     _environment()
@@ -405,9 +408,9 @@ def cmd_features_list(args: argparse.Namespace) -> int:
 def cmd_features_historical(args: argparse.Namespace) -> int:
     import duckdb
 
-    from ml.feature_views import FeatureViewError, feature_views, resolve
-    from ml.retrieval import SpineError, write_historical_features
-    from ml.warehouse import connect
+    from ml.common.warehouse import connect
+    from ml.features.retrieval import SpineError, write_historical_features
+    from ml.features.views import FeatureViewError, feature_views, resolve
     from orchestration.project import ensure_manifest
 
     paths = _environment()
@@ -431,7 +434,7 @@ def cmd_features_historical(args: argparse.Namespace) -> int:
 
 
 def cmd_features_online(args: argparse.Namespace) -> int:
-    from ml.online_store import OnlineStoreError, get_online_features
+    from ml.features.online_store import OnlineStoreError, get_online_features
 
     paths = _environment()
     try:

@@ -8,21 +8,21 @@ import os
 import sys
 from pathlib import Path
 
-from ml.settings import paths as resolve_paths
+from ml.common.settings import paths as resolve_paths
 
 
 def _paths():
-    from ml.settings import export_environment
+    from ml.common.settings import export_environment
 
     return export_environment(resolve_paths())
 
 
 def cmd_model_list(args: argparse.Namespace) -> int:
-    from ml import registry
+    from ml.registry import model_registry
 
     paths = _paths()
-    client = registry.configure(paths) if paths.mlflow_dir.exists() else None
-    versions = registry.list_versions(client) if client is not None else []
+    client = model_registry.configure(paths) if paths.mlflow_dir.exists() else None
+    versions = model_registry.list_versions(client) if client is not None else []
     if args.json:
         print(json.dumps(versions, indent=2))
         return 0
@@ -42,8 +42,8 @@ def cmd_model_list(args: argparse.Namespace) -> int:
 
 
 def cmd_model_promote(args: argparse.Namespace) -> int:
-    from ml import promotion
-    from ml.registry import RegistryError
+    from ml.registry import promotion
+    from ml.registry.model_registry import RegistryError
     from orchestration.project import ensure_manifest
 
     paths = _paths()
@@ -62,8 +62,8 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_model_rollback(args: argparse.Namespace) -> int:
-    from ml import promotion
-    from ml.registry import RegistryError
+    from ml.registry import promotion
+    from ml.registry.model_registry import RegistryError
 
     paths = _paths()
     try:

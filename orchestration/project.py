@@ -10,7 +10,7 @@ import functools
 
 from dagster_dbt import DbtProject
 
-from ml.settings import DBT_PROJECT_DIR, export_environment
+from ml.common.settings import DBT_PROJECT_DIR, export_environment
 
 # Job names, here so the CLI can name them without loading the definitions.
 PIPELINE_JOB = "fti_pipeline"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.settings import DBT_PROJECT_DIR, Paths
+from ml.common.settings import DBT_PROJECT_DIR, Paths
 
 ENV_VARS = ("FTI_HOME", "FTI_WAREHOUSE", "MLFLOW_TRACKING_URI", "DAGSTER_HOME")
 BIN = Path(sys.executable).parent

@@ -8,11 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import create_app
-from ml import on_demand, online_store, registry, training
-from ml.feature_views import feature_views, load_manifest
-from ml.gate import decide
-from ml.settings import MODEL_NAME
-from ml.warehouse import connect
+from ml.common import model_input
+from ml.common.settings import MODEL_NAME
+from ml.common.warehouse import connect
+from ml.features import on_demand, online_store
+from ml.features.views import feature_views, load_manifest
+from ml.registry import model_registry
+from ml.training.model_gate import decide
 from tests.conftest import _point_env_at
 
 
@@ -52,17 +54,17 @@ def batch_predictions(paths) -> dict[str, tuple[float, str]]:
 def reregister_first(paths, pr_auc: float):
     """Version 1's model registered again as a new version, with version 1's feature tags;
     the gate decides on ``pr_auc`` against a baseline of 0.5 (promoted above it)."""
-    mlflow = registry.configure(paths)
+    mlflow = model_registry.configure(paths)
     first = mlflow.get_model_version(MODEL_NAME, "1")
-    model = registry.load_version(mlflow, "1")
+    model = model_registry.load_version(mlflow, "1")
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         rows = con.execute("select * from training.training_set limit 5").df()
     rows = on_demand.add(rows, on_demand.end_of_day(rows["event_timestamp"]))
-    columns = training.input_columns(model)
-    sample = training.model_input(rows, columns, training.categorical_columns(model))
+    columns = model_input.input_columns(model)
+    sample = model_input.model_input(rows, columns, model_input.categorical_columns(model))
     feature_tags = {k: v for k, v in first.tags.items() if k.startswith("feature_view.")}
     decision = decide(pr_auc, 0.5, None)
-    return registry.log_and_register(
+    return model_registry.log_and_register(
         mlflow, model, sample, {}, {"pr_auc": pr_auc}, feature_tags, decision
     )
 
@@ -137,7 +139,7 @@ def test_nothing_to_serve_is_503_saying_what_to_run(fti_home):
 
 
 def test_new_champion_and_refreshed_store_are_served_without_restart(client, served_home):
-    mlflow = registry.configure(served_home)
+    mlflow = model_registry.configure(served_home)
     assert client.get("/model").json()["version"] == "1"
     failures, stop = [], threading.Event()
 
@@ -152,7 +154,7 @@ def test_new_champion_and_refreshed_store_are_served_without_restart(client, ser
     try:
         # A new version (the champion's own model, re-registered) is promoted...
         new = reregister_first(served_home, pr_auc=0.9)
-        assert registry.champion_version(mlflow) == new.version == "2"
+        assert model_registry.champion_version(mlflow) == new.version == "2"
         served = _wait_for(client, lambda: client.get("/model").json()["version"] == "2")
         assert served
         # ...and the online store is rematerialized (a new file swapped in).
@@ -186,7 +188,7 @@ def _wait_for(client, condition, seconds: float = 10.0) -> bool:
 def test_challenger_share_and_prediction_logs_loaded_by_dagster(served_home):
     import dagster as dg
 
-    from ml.prediction_log import log_folder
+    from ml.monitoring.prediction_log import log_folder
     from orchestration.defs.monitoring import online_predictions
 
     # A second version that the gate keeps out: it becomes the challenger.

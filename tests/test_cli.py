@@ -6,7 +6,7 @@ import subprocess
 
 import pandas as pd
 
-from ml.datagen import generate
+from ml.ingestion.generator import generate
 from tests.conftest import BIN
 
 
@@ -81,7 +81,7 @@ def test_demo_on_a_users_own_log(tmp_path):
     from fastapi.testclient import TestClient
 
     from app.api import create_app
-    from ml.settings import Paths
+    from ml.common.settings import Paths
 
     with TestClient(create_app(Paths(home.resolve()))) as api:
         answer = api.post("/predict", json={"customer_id": 17})

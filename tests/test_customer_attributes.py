@@ -4,9 +4,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml.feature_views import feature_views, load_manifest, resolve
-from ml.ingest import InputError, ingest_customers, ingest_file
-from ml.retrieval import get_historical_features
+from ml.features.retrieval import get_historical_features
+from ml.features.views import feature_views, load_manifest, resolve
+from ml.ingestion.raw_log import InputError, ingest_customers, ingest_file
 from tests.conftest import dbt_build
 
 LOG = """customer_id,transaction_ts,amount

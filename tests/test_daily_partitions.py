@@ -8,8 +8,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from ml.datagen import generate
-from ml.ingest import ingest_customers, ingest_file
+from ml.ingestion.generator import generate
+from ml.ingestion.raw_log import ingest_customers, ingest_file
 from orchestration.cli import main, run_days, run_pipeline, status
 from tests.conftest import LIGHT_TRAINING, dbt_build
 

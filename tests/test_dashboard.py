@@ -5,8 +5,8 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ml import publish
-from ml.settings import REPO_ROOT
+from ml.common.settings import REPO_ROOT
+from ml.inference import publication
 from orchestration.cli import status
 
 APP = str(REPO_ROOT / "app" / "dashboard.py")
@@ -28,7 +28,7 @@ def test_dashboard_shows_kpis_risk_and_model(built_home):
     assert 0 < len(table) <= 50
     assert table["churn_probability"].is_monotonic_decreasing
     assert (table["risk_band"] == "high").all()
-    version = publish.read_manifest(built_home)["champion"]["version"]
+    version = publication.read_manifest(built_home)["champion"]["version"]
     assert f"scored by model churn v{version}" in at.caption[0].value
 
     # All customers, not only the recently active: at least as many are counted.

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from ml.datagen import DAYS, START, generate
+from ml.ingestion.generator import DAYS, START, generate
 
 
 def test_same_seed_same_log():

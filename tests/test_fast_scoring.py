@@ -5,9 +5,10 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml import candidates, training
-from ml.fast_trees import compile_classifier
-from ml.serving import fast_scorer
+from ml.common import model_input
+from ml.inference.compiled_trees import compile_classifier
+from ml.inference.online_serving import fast_scorer
+from ml.training import candidates, trainer
 
 
 def frame(n: int, seed: int) -> pd.DataFrame:
@@ -26,9 +27,9 @@ def frame(n: int, seed: int) -> pd.DataFrame:
     return out
 
 
-MODEL = training.fit(
+MODEL = trainer.fit(
     frame(2000, 0),
-    training.TrainingParams(hyperparameters=candidates.Hyperparameters(hgb_max_iter=60)),
+    trainer.TrainingParams(hyperparameters=candidates.Hyperparameters(hgb_max_iter=60)),
 )
 
 
@@ -42,14 +43,14 @@ def test_fast_scorer_equals_the_pipeline(a, b, c):
     row = {"a": a, "b": b, "c": c}
     fast = fast_scorer(MODEL)([row])
     frame_row = pd.DataFrame([row], columns=["a", "b", "c"])
-    x = training.model_input(frame_row, ["a", "b", "c"], training.categorical_columns(MODEL))
+    x = model_input.model_input(frame_row, ["a", "b", "c"], model_input.categorical_columns(MODEL))
     assert fast.tolist() == MODEL.predict_proba(x)[:, 1].tolist()
 
 
 def test_compiled_trees_equal_predict_proba_on_many_rows():
     data = frame(3000, 1)
     x = MODEL.named_steps["preprocess"].transform(
-        training.model_input(data, ["a", "b", "c"], training.categorical_columns(MODEL))
+        model_input.model_input(data, ["a", "b", "c"], model_input.categorical_columns(MODEL))
     )
     classifier = MODEL.named_steps["classifier"]
     compiled = compile_classifier(classifier)
@@ -58,13 +59,15 @@ def test_compiled_trees_equal_predict_proba_on_many_rows():
 
 def test_other_families_keep_the_pipeline_path():
     data = frame(300, 2)
-    params = training.TrainingParams(hyperparameters=candidates.Hyperparameters(rf_n_estimators=5))
+    params = trainer.TrainingParams(hyperparameters=candidates.Hyperparameters(rf_n_estimators=5))
     # As registered: one core (with several, the trees' sum is taken in whichever order the
     # threads finish, which changes the last bit from call to call).
-    forest = candidates.for_serving(training.fit(data, params, candidates.RANDOM_FOREST))
+    forest = candidates.for_serving(trainer.fit(data, params, candidates.RANDOM_FOREST))
     assert compile_classifier(forest.named_steps["classifier"]) is None
     rows = data[["a", "b", "c"]].astype(object).where(data[["a", "b", "c"]].notna(), None)
     dicts = rows.to_dict("records")
-    np.testing.assert_array_equal(fast_scorer(forest)(dicts), training.predict_proba(forest, data))
-    regression = training.fit(data, params, candidates.LOGISTIC_REGRESSION)
+    np.testing.assert_array_equal(
+        fast_scorer(forest)(dicts), model_input.predict_proba(forest, data)
+    )
+    regression = trainer.fit(data, params, candidates.LOGISTIC_REGRESSION)
     assert fast_scorer(regression) is None  # its numbers are imputed and scaled

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml.settings import DBT_PROJECT_DIR
+from ml.common.settings import DBT_PROJECT_DIR
 from tests.conftest import BIN
 
 MODELS = [

@@ -8,9 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml import registry
-from ml.feature_views import FeatureViewError, feature_views, resolve, serving_selection
-from ml.online_store import (
+from ml.features.online_store import (
     OnlineStoreError,
     get_online_features,
     materialize,
@@ -18,6 +16,8 @@ from ml.online_store import (
     read_watermark,
     store_path,
 )
+from ml.features.views import FeatureViewError, feature_views, resolve, serving_selection
+from ml.registry import model_registry
 from orchestration.cli import main
 
 
@@ -81,7 +81,7 @@ def test_fingerprint_follows_the_sql(dbt_manifest):
 
 def test_fingerprint_follows_the_vars_the_sql_reads(dbt_manifest, monkeypatch):
     """The snapshot interval changes every feature row without changing a file's checksum."""
-    from ml import feature_views as module
+    from ml.features import views as module
 
     manifest = json.loads(dbt_manifest.read_text())
     before = fingerprints(manifest)
@@ -259,8 +259,8 @@ def test_champion_with_other_feature_definitions_is_not_served(built_home):
     already published stay as they were."""
     from orchestration.defs.inference import churn_predictions
 
-    client = registry.configure(built_home)
-    version = registry.champion_version(client)
+    client = model_registry.configure(built_home)
+    version = model_registry.champion_version(client)
     tag = "feature_view.customer_features"
     original = client.get_model_version("churn", version).tags[tag]
     with duckdb.connect(str(built_home.warehouse), read_only=True) as con:

@@ -6,8 +6,8 @@ import duckdb
 import pytest
 import yaml
 
-from ml.ingest import ingest_file
-from ml.settings import REPO_ROOT
+from ml.common.settings import REPO_ROOT
+from ml.ingestion.raw_log import ingest_file
 from tests.conftest import dbt_build
 
 LOG = """customer_id,transaction_ts,amount

@@ -4,8 +4,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml.datagen import generate
-from ml.ingest import ingest_frames
+from ml.ingestion.generator import generate
+from ml.ingestion.raw_log import ingest_frames
 from tests.conftest import dbt_build
 
 TABLES = {

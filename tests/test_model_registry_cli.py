@@ -6,8 +6,9 @@ import shutil
 import dagster as dg
 import pytest
 
-from ml import candidates, gate, registry
-from ml.settings import MODEL_NAME
+from ml.common.settings import MODEL_NAME
+from ml.registry import model_registry
+from ml.training import candidates, model_gate
 from orchestration.cli import main
 from tests.conftest import _point_env_at
 
@@ -39,16 +40,16 @@ def registry_home(pipeline_home, tmp_path, monkeypatch):
 
 
 def latest_checks(instance) -> dict[str, bool]:
-    keys = [dg.AssetCheckKey(CHURN_MODEL, name) for name in gate.CHECKS]
+    keys = [dg.AssetCheckKey(CHURN_MODEL, name) for name in model_gate.CHECKS]
     records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     return {key.name: record.event.asset_check_evaluation.passed for key, record in records.items()}
 
 
 def test_training_records_selection_gate_artifacts_and_lineage(registry_home):
     with dg.DagsterInstance.get() as instance:
-        assert latest_checks(instance) == dict.fromkeys(gate.CHECKS, True)
+        assert latest_checks(instance) == dict.fromkeys(model_gate.CHECKS, True)
         run_id = instance.get_latest_materialization_event(CHURN_MODEL).run_id
-    client = registry.configure(registry_home)
+    client = model_registry.configure(registry_home)
     version = client.get_model_version(MODEL_NAME, "1")
     tags = version.tags
     assert tags["model.family"] in candidates.FAMILIES
@@ -84,10 +85,10 @@ def test_worse_model_is_not_promoted_and_promote_rollback_work(registry_home, ca
         )
         assert result.success
         checks = latest_checks(instance)
-    assert not checks[gate.NOT_WORSE_THAN_CHAMPION]
-    assert checks[gate.FEATURE_VIEWS_MATERIALIZED]
-    client = registry.configure(registry_home)
-    assert registry.champion_version(client) == "1"
+    assert not checks[model_gate.NOT_WORSE_THAN_CHAMPION]
+    assert checks[model_gate.FEATURE_VIEWS_MATERIALIZED]
+    client = model_registry.configure(registry_home)
+    assert model_registry.champion_version(client) == "1"
 
     assert main(["model", "list", "--json"]) == 0
     listed = {v["version"]: v for v in json.loads(capsys.readouterr().out)}
@@ -100,7 +101,7 @@ def test_worse_model_is_not_promoted_and_promote_rollback_work(registry_home, ca
     assert "champion: v1 -> v2" in capsys.readouterr().out
     with dg.DagsterInstance.get() as instance:
         assert dg.materialize([churn_predictions], instance=instance).success
-    from ml.warehouse import connect
+    from ml.common.warehouse import connect
 
     with connect(registry_home.warehouse, read_only=True) as con:
         served = con.execute("select distinct model_version from predictions.churn_predictions")
@@ -109,7 +110,7 @@ def test_worse_model_is_not_promoted_and_promote_rollback_work(registry_home, ca
     # Rollback: the previous champion returns.
     assert main(["model", "rollback"]) == 0
     assert "champion: v2 -> v1 (rolled back)" in capsys.readouterr().out
-    assert registry.champion_version(client) == "1"
+    assert model_registry.champion_version(client) == "1"
     assert main(["model", "rollback"]) == 2
     assert "no previous champion" in capsys.readouterr().err
 
@@ -118,9 +119,9 @@ def test_worse_model_is_not_promoted_and_promote_rollback_work(registry_home, ca
     assert main(["model", "promote", "2"]) == 2
     err = capsys.readouterr().err
     assert "v2 cannot be served" in err and "deadbeef" in err and "--force" in err
-    assert registry.champion_version(client) == "1"
+    assert model_registry.champion_version(client) == "1"
     assert main(["model", "promote", "2", "--force"]) == 0
     assert "(forced)" in capsys.readouterr().out
-    assert registry.champion_version(client) == "2"
+    assert model_registry.champion_version(client) == "2"
     assert main(["model", "promote", "9"]) == 2
     assert "has no version 9" in capsys.readouterr().err

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import candidates, evaluation, gate, slices, training
-from ml.selection import rolling_origin_folds, select
+from ml.common import model_input
+from ml.training import candidates, evaluation, model_gate, slices, trainer
+from ml.training.model_selection import rolling_origin_folds, select_model
 
 
 def weekly(n_dates: int, per_date: int, seed: int = 0) -> pd.DataFrame:
@@ -56,28 +57,28 @@ def test_rolling_origin_folds_purge_the_horizon():
 
 def test_selection_is_by_mean_validation_pr_auc_and_reproducible():
     frame = weekly(30, 60, seed=1)
-    params = training.TrainingParams(
+    params = trainer.TrainingParams(
         horizon_days=14,
         cv_folds=2,
         cv_fold_snapshots=3,
         hyperparameters=candidates.Hyperparameters(rf_n_estimators=20, hgb_max_iter=30),
     )
-    first, second = select(frame, params), select(frame, params)
+    first, second = select_model(frame, params), select_model(frame, params)
     pd.testing.assert_frame_equal(first.table, second.table)
     assert len(first.table) == 2 * len(candidates.FAMILIES)
     means = first.table.groupby("family")["pr_auc"].mean()
     assert first.best == means.idxmax()
     assert first.scores[first.best] == pytest.approx(means.max())
     # Fitting the chosen family twice gives the same model, to the last digit.
-    one = training.fit(frame, params, first.best)
-    two = training.fit(frame, params, first.best)
+    one = trainer.fit(frame, params, first.best)
+    two = trainer.fit(frame, params, first.best)
     np.testing.assert_array_equal(
-        training.predict_proba(one, frame), training.predict_proba(two, frame)
+        model_input.predict_proba(one, frame), model_input.predict_proba(two, frame)
     )
-    only = select(frame, training.TrainingParams(candidates=("logistic_regression",)))
+    only = select_model(frame, trainer.TrainingParams(candidates=("logistic_regression",)))
     assert only.best == "logistic_regression" and only.reason == "the only candidate"
     with pytest.raises(ValueError, match="unknown model family 'svm'"):
-        select(frame, training.TrainingParams(candidates=("svm", "random_forest")))
+        select_model(frame, trainer.TrainingParams(candidates=("svm", "random_forest")))
 
 
 def test_the_final_fit_samples_down_to_fit_max_rows(monkeypatch):
@@ -90,24 +91,24 @@ def test_the_final_fit_samples_down_to_fit_max_rows(monkeypatch):
 
     monkeypatch.setattr(candidates, "fit", spy)
     frame = weekly(10, 30)  # 300 rows
-    params = training.TrainingParams(fit_max_rows=120)
-    training.fit(frame, params, candidates.LOGISTIC_REGRESSION)
-    training.fit(frame, params, candidates.LOGISTIC_REGRESSION)
-    training.fit(frame, training.TrainingParams(fit_max_rows=300), candidates.LOGISTIC_REGRESSION)
+    params = trainer.TrainingParams(fit_max_rows=120)
+    trainer.fit(frame, params, candidates.LOGISTIC_REGRESSION)
+    trainer.fit(frame, params, candidates.LOGISTIC_REGRESSION)
+    trainer.fit(frame, trainer.TrainingParams(fit_max_rows=300), candidates.LOGISTIC_REGRESSION)
     assert [n for n, _ in seen] == [120, 120, 300]
     assert seen[0] == seen[1]  # the same seeded sample every time
 
 
 def test_every_family_fits_and_serves_on_one_core():
     frame = weekly(6, 50)
-    params = training.TrainingParams(
+    params = trainer.TrainingParams(
         hyperparameters=candidates.Hyperparameters(rf_n_estimators=5, hgb_max_iter=5)
     )
     for family in candidates.FAMILIES:
-        model = candidates.for_serving(training.fit(frame, params, family))
+        model = candidates.for_serving(trainer.fit(frame, params, family))
         assert candidates.family_of(model) == family
         assert getattr(model.named_steps["classifier"], "n_jobs", 1) in (1, None)
-        assert training.predict_proba(model, frame.head(1)).shape == (1,)
+        assert model_input.predict_proba(model, frame.head(1)).shape == (1,)
 
 
 def test_lift_table_by_hand():
@@ -133,8 +134,8 @@ def test_baseline_ranks_by_recency():
 
 def test_artifacts_are_written(tmp_path):
     frame = weekly(8, 100)
-    params = training.TrainingParams(hyperparameters=candidates.Hyperparameters(hgb_max_iter=20))
-    model = training.fit(frame, params)
+    params = trainer.TrainingParams(hyperparameters=candidates.Hyperparameters(hgb_max_iter=20))
+    model = trainer.fit(frame, params)
     figures = evaluation.write_artifacts(model, frame, 0.5, tmp_path)
     expected = {
         "roc_pr_curves.png",
@@ -194,18 +195,20 @@ def test_slice_floor_and_gap():
 
 
 def test_gate_checks():
-    first = gate.decide(0.8, baseline=0.7, champion=None)
+    first = model_gate.decide(0.8, baseline=0.7, champion=None)
     assert first.promote and first.reason.startswith("first champion")
-    assert gate.decide(0.8, 0.7, champion=0.8).promote
-    within = gate.decide(0.796, 0.7, champion=0.8, tolerance=0.005)
+    assert model_gate.decide(0.8, 0.7, champion=0.8).promote
+    within = model_gate.decide(0.796, 0.7, champion=0.8, tolerance=0.005)
     assert within.promote
-    worse = gate.decide(0.79, 0.7, champion=0.8, tolerance=0.005)
+    worse = model_gate.decide(0.79, 0.7, champion=0.8, tolerance=0.005)
     assert not worse.promote and worse.reason.startswith("not_worse_than_champion: pr_auc 0.79")
-    no_better_than_rule = gate.decide(0.69, 0.7, champion=None)
+    no_better_than_rule = model_gate.decide(0.69, 0.7, champion=None)
     assert not no_better_than_rule.promote and "beats_baseline" in no_better_than_rule.reason
-    unfair = gate.decide(0.9, 0.7, 0.8, slice_failures=["country=FR: roc_auc 0.5 < floor 0.6"])
+    unfair = model_gate.decide(
+        0.9, 0.7, 0.8, slice_failures=["country=FR: roc_auc 0.5 < floor 0.6"]
+    )
     assert not unfair.promote and "country=FR" in unfair.reason
-    unservable = gate.decide(0.9, 0.7, 0.8, missing_views=["customer_features v2"])
+    unservable = model_gate.decide(0.9, 0.7, 0.8, missing_views=["customer_features v2"])
     assert not unservable.promote and "feature_views_materialized" in unservable.reason
-    assert [c.name for c in unservable.checks] == list(gate.CHECKS)
+    assert [c.name for c in unservable.checks] == list(model_gate.CHECKS)
     assert [c.passed for c in unservable.checks] == [True, True, True, False]

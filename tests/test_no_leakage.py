@@ -3,8 +3,8 @@
 import duckdb
 import pandas as pd
 
-from ml.datagen import generate
-from ml.ingest import ingest_frames
+from ml.ingestion.generator import generate
+from ml.ingestion.raw_log import ingest_frames
 from tests.conftest import dbt_build
 
 CUTOFF = pd.Timestamp("2024-09-30")  # a grid Monday in the middle of the generated range

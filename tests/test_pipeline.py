@@ -3,7 +3,7 @@
 import dagster as dg
 import duckdb
 
-from ml import publish
+from ml.inference import publication
 from orchestration.cli import run_pipeline, status
 
 PIPELINE_KEYS = [
@@ -113,5 +113,5 @@ def test_rerun_is_idempotent(built_home):
     assert after["tables"] == before["tables"]
     assert after["champion"]["metrics"] == before["champion"]["metrics"]
     assert after["champion"]["version"] == "2"
-    predictions = publish.read_predictions(built_home)
+    predictions = publication.read_predictions(built_home)
     assert len(predictions) == 800 and predictions["model_version"].eq("2").all()

@@ -4,8 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import candidates, evaluation, gate, registry, training
-from ml.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegistryError
+from ml.common import model_input
+from ml.registry import model_registry
+from ml.registry.model_registry import CHALLENGER, CHAMPION, MODEL_NAME, RegistryError
+from ml.training import candidates, evaluation, model_gate, trainer
 
 
 def synthetic(n: int, seed: int) -> pd.DataFrame:
@@ -29,28 +31,28 @@ def synthetic(n: int, seed: int) -> pd.DataFrame:
     )
 
 
-def small(iterations: int) -> training.TrainingParams:
-    return training.TrainingParams(
+def small(iterations: int) -> trainer.TrainingParams:
+    return trainer.TrainingParams(
         hyperparameters=candidates.Hyperparameters(hgb_max_iter=iterations)
     )
 
 
 def register(client, model, holdout, params):
-    scored = training.evaluate(model, holdout, params.threshold)
-    champion = registry.champion_version(client)
+    scored = trainer.evaluate(model, holdout, params.threshold)
+    champion = model_registry.champion_version(client)
     champion_score = None
     if champion is not None:
-        previous = registry.load_version(client, champion)
-        champion_score = training.evaluate(previous, holdout, params.threshold).metrics["pr_auc"]
-    decision = gate.decide(
+        previous = model_registry.load_version(client, champion)
+        champion_score = trainer.evaluate(previous, holdout, params.threshold).metrics["pr_auc"]
+    decision = model_gate.decide(
         scored.metrics["pr_auc"],
         evaluation.baseline(holdout).metrics["pr_auc"],
         champion_score,
     )
-    return registry.log_and_register(
+    return model_registry.log_and_register(
         client,
         model,
-        sample=training.model_input(holdout.head(20), training.input_columns(model)),
+        sample=model_input.model_input(holdout.head(20), model_input.input_columns(model)),
         params={"kind": "test"},
         metrics=scored.metrics,
         tags={"test": "yes"},
@@ -59,19 +61,19 @@ def register(client, model, holdout, params):
 
 
 def test_worse_model_is_never_promoted(fti_home):
-    client = registry.configure(fti_home)
+    client = model_registry.configure(fti_home)
     params = small(30)
     train, holdout = synthetic(2000, seed=1), synthetic(1000, seed=2)
 
-    good = register(client, training.fit(train, params), holdout, params)
+    good = register(client, trainer.fit(train, params), holdout, params)
     assert good.decision.promote
-    assert registry.champion_version(client) == good.version
+    assert model_registry.champion_version(client) == good.version
 
     # Deliberately worse: the same learner trained on shuffled labels.
     shuffled = train.assign(churned=np.random.default_rng(3).permutation(train["churned"]))
-    bad = register(client, training.fit(shuffled, params), holdout, params)
+    bad = register(client, trainer.fit(shuffled, params), holdout, params)
     assert not bad.decision.promote
-    assert registry.champion_version(client) == good.version
+    assert model_registry.champion_version(client) == good.version
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version) == bad.version
     tags = client.get_model_version(MODEL_NAME, bad.version).tags
     assert tags["gate.decision"] == "rejected"
@@ -82,37 +84,37 @@ def test_worse_model_is_never_promoted(fti_home):
     assert tags["gate.slice_floors"].startswith("pass:")
 
     # An equally good retrain (same data, same seed) passes: the gate is "at least as good".
-    again = register(client, training.fit(train, params), holdout, params)
+    again = register(client, trainer.fit(train, params), holdout, params)
     assert again.decision.promote
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == again.version
-    summary = registry.champion_summary(client)
+    summary = model_registry.champion_summary(client)
     assert summary["metrics"]["pr_auc"] == pytest.approx(good.decision.candidate_score)
 
     # Rollback: the champion before the current one returns; the current one is challenger.
-    assert registry.champion_history(client) == [good.version, again.version]
-    assert registry.rollback(client) == (again.version, good.version)
-    assert registry.champion_version(client) == good.version
+    assert model_registry.champion_history(client) == [good.version, again.version]
+    assert model_registry.rollback(client) == (again.version, good.version)
+    assert model_registry.champion_version(client) == good.version
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version) == again.version
     with pytest.raises(RegistryError, match="no previous champion"):
-        registry.rollback(client)
+        model_registry.rollback(client)
     # An operator's promotion is recorded and can be rolled back in turn.
-    registry.set_champion(client, bad.version, "operator")
-    assert registry.champion_version(client) == bad.version
-    assert registry.rollback(client) == (bad.version, good.version)
-    listed = registry.list_versions(client)
+    model_registry.set_champion(client, bad.version, "operator")
+    assert model_registry.champion_version(client) == bad.version
+    assert model_registry.rollback(client) == (bad.version, good.version)
+    listed = model_registry.list_versions(client)
     assert [v["version"] for v in listed] == [again.version, bad.version, good.version]
     assert listed[-1]["aliases"] == [CHAMPION]
 
 
 def test_loaded_champion_predicts_like_the_trained_model(fti_home):
-    client = registry.configure(fti_home)
+    client = model_registry.configure(fti_home)
     params = small(20)
     train, holdout = synthetic(500, seed=4), synthetic(200, seed=5)
-    model = training.fit(train, params)
+    model = trainer.fit(train, params)
     registered = register(client, model, holdout, params)
-    loaded = registry.load_version(client, registered.version)
+    loaded = model_registry.load_version(client, registered.version)
     np.testing.assert_array_equal(
-        training.predict_proba(model, holdout), training.predict_proba(loaded, holdout)
+        model_input.predict_proba(model, holdout), model_input.predict_proba(loaded, holdout)
     )
 
 
@@ -121,9 +123,9 @@ def test_time_split_purges_the_horizon():
     frame = pd.DataFrame(
         {"event_timestamp": np.repeat(dates, 2), "churned": np.tile([0, 1], 30), "x": 1.0}
     )
-    split = training.time_split(frame, holdout_snapshots=4, horizon_days=90)
+    split = trainer.time_split(frame, holdout_snapshots=4, horizon_days=90)
     assert split.holdout_start == dates[-4]
     assert split.train["event_timestamp"].max() <= dates[-4] - pd.Timedelta(days=90)
     assert split.holdout["event_timestamp"].min() == dates[-4]
     with pytest.raises(ValueError, match="need more than 40"):
-        training.time_split(frame, holdout_snapshots=40, horizon_days=90)
+        trainer.time_split(frame, holdout_snapshots=40, horizon_days=90)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml.feature_views import FeatureView
-from ml.retrieval import SpineError, get_historical_features
+from ml.features.retrieval import SpineError, get_historical_features
+from ml.features.views import FeatureView
 
 BASE = datetime(2024, 1, 1)
 

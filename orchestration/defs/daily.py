@@ -13,9 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from ml import ingest
-from ml.settings import export_environment
-from ml.warehouse import connect
+from ml.common.settings import export_environment
+from ml.common.warehouse import connect
+from ml.ingestion import raw_log
 from orchestration.defs.dbt import WAREHOUSE_POOL
 
 DAILY = dg.DailyPartitionsDefinition(
@@ -52,11 +52,11 @@ def daily_transactions(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     keys = context.partition_keys
     files = landing_files(paths.home / "landing", keys)
     for path in files:  # refuse the whole batch before changing anything
-        ingest.validate_file(path)
+        raw_log.validate_file(path)
     appended = rejected = skipped = 0
     with connect(paths.warehouse) as con:
         for path in files:
-            result = ingest.ingest_file(con, path, append=True)
+            result = raw_log.ingest_file(con, path, append=True)
             appended += result.transactions
             rejected += result.rejected
             skipped += result.already_loaded

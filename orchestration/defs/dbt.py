@@ -12,10 +12,11 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging import version
 from pydantic import Field
 
-from ml import health, load_log
-from ml.faults import stall_point
-from ml.settings import export_environment
-from ml.warehouse import connect
+from ml.common.faults import stall_point
+from ml.common.settings import export_environment
+from ml.common.warehouse import connect
+from ml.ingestion import load_log
+from ml.monitoring import health
 from orchestration.project import dbt_project
 
 WAREHOUSE_POOL = "warehouse"

@@ -2,17 +2,18 @@
 
 import dagster as dg
 
-from ml import publish, registry, scoring
-from ml.faults import stall_point
-from ml.feature_views import (
+from ml.common.faults import stall_point
+from ml.common.settings import MODEL_NAME, export_environment
+from ml.common.warehouse import connect
+from ml.features.views import (
     FeatureViewError,
     feature_views,
     load_manifest,
     required_views,
     serving_selection,
 )
-from ml.settings import MODEL_NAME, export_environment
-from ml.warehouse import connect
+from ml.inference import batch_scoring, publication
+from ml.registry import model_registry
 from orchestration.defs.dbt import WAREHOUSE_POOL
 from orchestration.defs.quality import PUBLISHED_FEATURES
 from orchestration.project import dbt_project
@@ -33,10 +34,10 @@ def churn_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     """Churn probability and risk band of every customer at the latest snapshot, scored by
     `models:/churn@champion`."""
     paths = export_environment()
-    client = registry.configure(paths)
-    version = registry.champion_version(client)
+    client = model_registry.configure(paths)
+    version = model_registry.champion_version(client)
     if version is None:
-        latest = registry.list_versions(client)[:1]
+        latest = model_registry.list_versions(client)[:1]
         if not latest:
             raise dg.Failure("no model is registered: materialize models/churn_model first")
         rejected = latest[0]
@@ -52,11 +53,11 @@ def churn_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         )
     except FeatureViewError as exc:
         raise dg.Failure(f"champion churn v{version} cannot be served: {exc}") from exc
-    model = registry.load_version(client, version)
+    model = model_registry.load_version(client, version)
     with connect(paths.warehouse) as con:
-        features = scoring.latest_features(con, selection)
-        predictions = scoring.score(model, features, MODEL_NAME, version)
-        rows = scoring.write_predictions(con, predictions)
+        features = batch_scoring.latest_features(con, selection)
+        predictions = batch_scoring.score(model, features, MODEL_NAME, version)
+        rows = batch_scoring.write_predictions(con, predictions)
     stall_point("scoring")
     bands = predictions["risk_band"].value_counts().to_dict()
     return dg.MaterializeResult(
@@ -82,7 +83,7 @@ def every_customer_scored_once() -> dg.AssetCheckResult:
                 count(*),
                 count(distinct customer_id),
                 count(*) filter (where not churn_probability between 0 and 1)
-            from {scoring.PREDICTIONS_TABLE}
+            from {batch_scoring.PREDICTIONS_TABLE}
             """
         ).fetchone()
     return dg.AssetCheckResult(
@@ -107,9 +108,9 @@ def dashboard_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     """Predictions and table statistics copied to Parquet/JSON for the dashboard and `fti
     status`, so readers never open the warehouse a run may be holding."""
     paths = export_environment()
-    champion = registry.champion_summary(registry.configure(paths))
+    champion = model_registry.champion_summary(model_registry.configure(paths))
     with connect(paths.warehouse) as con:
-        manifest = publish.publish(paths, con, champion, run_id=context.run_id)
+        manifest = publication.publish_snapshot(paths, con, champion, run_id=context.run_id)
     return dg.MaterializeResult(
         metadata={
             "snapshot": manifest["snapshot"],

@@ -3,9 +3,9 @@
 import dagster as dg
 from pydantic import Field
 
-from ml import datagen, ingest
-from ml.settings import export_environment
-from ml.warehouse import connect
+from ml.common.settings import export_environment
+from ml.common.warehouse import connect
+from ml.ingestion import generator, raw_log
 from orchestration.defs.dbt import WAREHOUSE_POOL
 
 
@@ -58,16 +58,16 @@ def raw_transaction_log(context: dg.AssetExecutionContext, config: IngestConfig)
     paths = export_environment()
     with connect(paths.warehouse) as con:
         if config.transactions_path:
-            result = ingest.ingest_file(con, config.transactions_path, append=config.append)
+            result = raw_log.ingest_file(con, config.transactions_path, append=config.append)
             source = config.transactions_path
         else:
             source = f"generated (customers={config.customers}, seed={config.seed})"
-            log = datagen.generate(customers=config.customers, seed=config.seed)
-            result = ingest.ingest_frames(
+            log = generator.generate(customers=config.customers, seed=config.seed)
+            result = raw_log.ingest_frames(
                 con, log.transactions, log.customers, log.customer_history, source=source
             )
         attribute_changes = (
-            ingest.ingest_customers(con, config.customers_path) if config.customers_path else 0
+            raw_log.ingest_customers(con, config.customers_path) if config.customers_path else 0
         )
         history = con.execute("select count(*) from raw.customer_history").fetchall()[0][0]
         customers = con.execute("select count(*) from raw.customers").fetchall()[0][0]

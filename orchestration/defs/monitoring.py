@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from ml.prediction_log import LOG_COLUMNS, log_folder
-from ml.settings import export_environment
-from ml.warehouse import connect
+from ml.common.settings import export_environment
+from ml.common.warehouse import connect
+from ml.monitoring.prediction_log import LOG_COLUMNS, log_folder
 from orchestration.defs.dbt import WAREHOUSE_POOL
 
 TABLE = "monitoring.online_predictions"

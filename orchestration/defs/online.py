@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from ml import online_store
-from ml.feature_views import feature_views, load_manifest
-from ml.settings import export_environment
-from ml.warehouse import connect
+from ml.common.settings import export_environment
+from ml.common.warehouse import connect
+from ml.features import online_store
+from ml.features.views import feature_views, load_manifest
 from orchestration.defs.dbt import WAREHOUSE_POOL
 from orchestration.defs.quality import PUBLISHED_FEATURES
 from orchestration.project import dbt_project

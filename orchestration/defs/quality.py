@@ -1,7 +1,7 @@
 """The feature quality gate: the asset every consumer of features waits for.
 
 It compares this build's feature views with the last published build (rows, entities, null
-rates; see ``ml.feature_quality``) and, only when every check passes, publishes them to
+rates; see ``ml.features.quality_gate``) and, only when every check passes, publishes them to
 ``published/feature_store.duckdb``. When a check fails the step fails (red in the Dagster UI, its
 checks in the failure's metadata), the online store, training and scoring are skipped, and
 the dashboard says the run was blocked while still showing the last good version.
@@ -10,11 +10,12 @@ the dashboard says the run was blocked while still showing the last good version
 import dagster as dg
 from pydantic import Field
 
-from ml import feature_quality, health
-from ml.feature_quality import QualityRules
-from ml.feature_views import feature_views, load_manifest
-from ml.settings import export_environment
-from ml.warehouse import connect
+from ml.common.settings import export_environment
+from ml.common.warehouse import connect
+from ml.features import quality_gate
+from ml.features.quality_gate import QualityRules
+from ml.features.views import feature_views, load_manifest
+from ml.monitoring import health
 from orchestration.defs.dbt import WAREHOUSE_POOL
 from orchestration.project import dbt_project
 
@@ -34,7 +35,7 @@ class QualityConfig(dg.Config):
     )
 
 
-def _metadata(report: feature_quality.QualityReport) -> dict[str, object]:
+def _metadata(report: quality_gate.QualityReport) -> dict[str, object]:
     return {
         "lineage": report.lineage or "none",
         "compared_with": report.baseline or "nothing (first build of this source)",
@@ -63,9 +64,9 @@ def published_features(
     paths = export_environment()
     views = feature_views(load_manifest(dbt_project().manifest_path))
     rules = QualityRules(config.max_row_drop, config.max_null_rate_rise)
-    previous = feature_quality.read_publication(paths)
+    previous = quality_gate.read_publication(paths)
     with connect(paths.warehouse) as con:
-        report = feature_quality.check(con, views, previous, rules)
+        report = quality_gate.check(con, views, previous, rules)
         if not report.passed:
             health.record(paths, "feature_quality", False, report.summary(), context.run_id)
             raise dg.Failure(
@@ -73,12 +74,12 @@ def published_features(
                 f"published: {report.summary()}",
                 metadata=_metadata(report),
             )
-        record = feature_quality.publish(paths, con, report, context.run_id)
+        record = quality_gate.publish_features(paths, con, report, context.run_id)
     health.record(paths, "feature_quality", True, report.summary(), context.run_id)
     return dg.MaterializeResult(
         metadata={
             **_metadata(report),
-            "path": dg.MetadataValue.path(str(feature_quality.database_path(paths))),
+            "path": dg.MetadataValue.path(str(quality_gate.database_path(paths))),
             "tables": ", ".join(record["tables"]),
             "dagster/row_count": sum(int(p["rows"]) for p in report.profile.values()),
         }

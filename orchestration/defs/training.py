@@ -9,27 +9,31 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ml import candidates, evaluation, gate, on_demand, provenance, registry, slices, training
-from ml.feature_views import lineage_tags, load_manifest, training_set_selection
-from ml.selection import select
-from ml.settings import export_environment
-from ml.warehouse import connect
+from ml.common import model_input
+from ml.common.settings import export_environment
+from ml.common.warehouse import connect
+from ml.features import on_demand
+from ml.features.views import lineage_tags, load_manifest, training_set_selection
+from ml.registry import model_registry, provenance
+from ml.training import candidates, evaluation, model_gate, slices, trainer
+from ml.training.model_selection import select_model
 from orchestration.defs.dbt import WAREHOUSE_POOL
 from orchestration.defs.quality import PUBLISHED_FEATURES
 from orchestration.project import dbt_project
 
 TRAINING_SET = dg.AssetKey(["training", "training_set"])
 CHURN_MODEL = dg.AssetKey(["models", "churn_model"])
-_DEFAULTS = training.TrainingParams()
+_DEFAULTS = trainer.TrainingParams()
 _HYPER = candidates.Hyperparameters()
 _CHECK_DESCRIPTIONS = {
-    gate.BEATS_BASELINE: "The new version's holdout PR AUC beats ranking customers by recency.",
-    gate.NOT_WORSE_THAN_CHAMPION: "Not worse than the current champion on the same holdout "
+    model_gate.BEATS_BASELINE: "The new version's holdout PR AUC beats ranking customers by "
+    "recency.",
+    model_gate.NOT_WORSE_THAN_CHAMPION: "Not worse than the current champion on the same holdout "
     "(beyond gate_tolerance).",
-    gate.SLICE_FLOORS: "Every judged customer group (country, channel, tenure band) reaches "
+    model_gate.SLICE_FLOORS: "Every judged customer group (country, channel, tenure band) reaches "
     "slice_floor ROC AUC.",
-    gate.FEATURE_VIEWS_MATERIALIZED: "The feature view versions the model needs exist as tables "
-    "in the warehouse.",
+    model_gate.FEATURE_VIEWS_MATERIALIZED: "The feature view versions the model needs exist as "
+    "tables in the warehouse.",
 }
 
 
@@ -90,11 +94,11 @@ class TrainingConfig(dg.Config):
     )
     random_state: int = Field(default=_HYPER.random_state, description="Seed of every learner.")
 
-    def params(self) -> training.TrainingParams:
+    def params(self) -> trainer.TrainingParams:
         values = self.model_dump()
         hyper = {f.name for f in dataclasses.fields(candidates.Hyperparameters)}
-        top = {f.name for f in dataclasses.fields(training.TrainingParams)} - {"hyperparameters"}
-        return training.TrainingParams(
+        top = {f.name for f in dataclasses.fields(trainer.TrainingParams)} - {"hyperparameters"}
+        return trainer.TrainingParams(
             **{k: v for k, v in values.items() if k in top and k != "candidates"},
             candidates=tuple(values["candidates"]),
             hyperparameters=candidates.Hyperparameters(
@@ -143,27 +147,27 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
             "select * from training.training_set order by event_timestamp, customer_id"
         ).df()
         missing_views = _missing_views(con, selection)
-    frame = on_demand.add(frame, on_demand.end_of_day(frame[training.TIME]))
-    split = training.time_split(frame, params.holdout_snapshots, params.horizon_days)
+    frame = on_demand.add(frame, on_demand.end_of_day(frame[model_input.TIME]))
+    split = trainer.time_split(frame, params.holdout_snapshots, params.horizon_days)
     del frame
 
-    chosen = select(split.train, params)
+    chosen = select_model(split.train, params)
     context.log.info(f"model selection: {chosen.best} ({chosen.reason})")
-    model = candidates.for_serving(training.fit(split.train, params, chosen.best))
-    scored = training.evaluate(model, split.holdout, params.threshold)
-    scores = training.predict_proba(model, split.holdout)
+    model = candidates.for_serving(trainer.fit(split.train, params, chosen.best))
+    scored = trainer.evaluate(model, split.holdout, params.threshold)
+    scores = model_input.predict_proba(model, split.holdout)
     slice_report = slices.evaluate_slices(
         split.holdout, scores, params.threshold, params.slice_floor, params.slice_min_rows
     )
 
-    client = registry.configure(paths)
-    champion = registry.champion_version(client)
+    client = model_registry.configure(paths)
+    champion = model_registry.champion_version(client)
     champion_score = None
     if champion is not None:
         try:
-            previous = registry.load_version(client, champion)
-            champion_score = training.evaluate(previous, split.holdout, params.threshold).metrics[
-                gate.GATE_METRIC
+            previous = model_registry.load_version(client, champion)
+            champion_score = trainer.evaluate(previous, split.holdout, params.threshold).metrics[
+                model_gate.GATE_METRIC
             ]
         except (KeyError, ValueError) as exc:
             context.log.warning(f"champion v{champion} cannot score this holdout: {exc}")
@@ -174,9 +178,9 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
             model, split.holdout, params.threshold, folder, params.hyperparameters.random_state
         )
         baseline = figures["baseline"]
-        decision = gate.decide(
-            scored.metrics[gate.GATE_METRIC],
-            baseline.metrics[gate.GATE_METRIC],
+        decision = model_gate.decide(
+            scored.metrics[model_gate.GATE_METRIC],
+            baseline.metrics[model_gate.GATE_METRIC],
             champion_score,
             slice_report.failures,
             missing_views,
@@ -197,10 +201,12 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
         }
         views = lineage_tags(selection)
         started = time.perf_counter()
-        registered = registry.log_and_register(
+        registered = model_registry.log_and_register(
             client,
             model,
-            sample=training.model_input(split.holdout.head(200), training.input_columns(model)),
+            sample=model_input.model_input(
+                split.holdout.head(200), model_input.input_columns(model)
+            ),
             params=_flat_params(params),
             metrics=metrics,
             tags={
@@ -251,7 +257,7 @@ def churn_model(context: dg.AssetExecutionContext, config: TrainingConfig) -> dg
     )
 
 
-def _flat_params(params: training.TrainingParams) -> dict[str, object]:
+def _flat_params(params: trainer.TrainingParams) -> dict[str, object]:
     flat = {k: v for k, v in dataclasses.asdict(params).items() if k != "hyperparameters"}
     flat["candidates"] = ",".join(params.candidates)
     return {**flat, **dataclasses.asdict(params.hyperparameters)}

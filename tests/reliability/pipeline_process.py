@@ -2,7 +2,7 @@
 
 A fork server: this process pays the imports once (~15 s here), then forks one child per
 line read from stdin, each child a whole run of `fti demo`'s job in its own process group
-(with its dbt subprocess), optionally told to stall at a point (``ml.faults``). It answers
+(with its dbt subprocess), optionally told to stall at a point (``ml.common.faults``). It answers
 ``<pid>`` when a child starts and ``exit <code>`` when it ends; the test kills children with
 SIGKILL. One model family and one validation fold keep runs short: what is under test is
 where a run can die, not the model.

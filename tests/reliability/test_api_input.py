@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from app.api import MAX_BODY_BYTES, create_app
-from ml import online_store
-from ml.serving import MAX_BATCH
-from ml.settings import Paths
+from ml.common.settings import Paths
+from ml.features import online_store
+from ml.inference.online_serving import MAX_BATCH
 
 
 @pytest.fixture(scope="module")

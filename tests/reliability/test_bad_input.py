@@ -2,7 +2,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml.ingest import InputError, ingest_file, validate_file
+from ml.ingestion.raw_log import InputError, ingest_file, validate_file
 
 
 @pytest.fixture
@@ -201,13 +201,16 @@ def test_a_file_of_only_resent_rows_is_a_no_op_not_an_error(tmp_path, con):
 def test_an_unusable_update_stops_before_anything_changes(
     built_home, tmp_path, capsys, content, message
 ):
-    from ml import publish
+    from ml.inference import publication
     from orchestration.cli import main
 
     bad = tmp_path / "new_day.csv"
     bad.write_text(content)
-    before = (publish.read_manifest(built_home), built_home.warehouse.stat().st_mtime_ns)
+    before = (publication.read_manifest(built_home), built_home.warehouse.stat().st_mtime_ns)
     code = main(["update", "--transactions", str(bad)])
     assert code == 2
     assert message in capsys.readouterr().err
-    assert (publish.read_manifest(built_home), built_home.warehouse.stat().st_mtime_ns) == before
+    assert (
+        publication.read_manifest(built_home),
+        built_home.warehouse.stat().st_mtime_ns,
+    ) == before

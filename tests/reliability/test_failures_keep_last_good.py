@@ -3,7 +3,7 @@ an error.
 
 On one copy of the session's built home, in order: runs blocked by the feature quality gate
 and by a dbt test; then real runs killed (SIGKILL, process group and dbt with it) at every
-stall point of ``ml.faults``, while the API and the dashboard serve and the published files
+stall point of ``ml.common.faults``, while the API and the dashboard serve and the published files
 are read; then a run that completes, and leaves the same tables as before any of it.
 """
 
@@ -24,8 +24,12 @@ from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from app.api import create_app
-from ml import datagen, feature_quality, health, online_store, publish, registry
-from ml.settings import REPO_ROOT, Paths
+from ml.common.settings import REPO_ROOT, Paths
+from ml.features import online_store, quality_gate
+from ml.inference import publication
+from ml.ingestion import generator
+from ml.monitoring import health
+from ml.registry import model_registry
 from tests.conftest import _point_env_at
 
 CUSTOMERS, SEED = 800, 11  # the data of the session's pipeline_home
@@ -53,10 +57,10 @@ def home(pipeline_home, tmp_path_factory) -> Paths:
 
 def published_state(paths: Paths) -> dict[str, object]:
     """What readers see, each part read the way its reader reads it."""
-    manifest = publish.read_manifest(paths)
-    predictions = publish.read_predictions(paths)
-    features = feature_quality.read_publication(paths)
-    with duckdb.connect(str(feature_quality.database_path(paths)), read_only=True) as con:
+    manifest = publication.read_manifest(paths)
+    predictions = publication.read_predictions(paths)
+    features = quality_gate.read_publication(paths)
+    with duckdb.connect(str(quality_gate.database_path(paths)), read_only=True) as con:
         feature_rows = con.execute(
             "select count(*), sum(hash(t)) from features.customer_features t"
         ).fetchone()
@@ -71,7 +75,7 @@ def published_state(paths: Paths) -> dict[str, object]:
         "features": features["published_at"],
         "feature_rows": feature_rows,
         "online": {k: (v["materialized_at"], v["entities"]) for k, v in watermark.items()},
-        "champion": registry.champion_version(registry.configure(paths)),
+        "champion": model_registry.champion_version(model_registry.configure(paths)),
     }
 
 
@@ -105,7 +109,7 @@ def test_failed_checks_block_publication_and_say_so(home, monkeypatch):
 
     paths = _point_env_at(home.home, monkeypatch)
     before = published_state(paths)
-    real = datagen.generate
+    real = generator.generate
 
     # 1. The feed delivers half its customers: dbt's row tests pass, the gate does not.
     def half_the_customers(customers: int, seed: int):
@@ -115,7 +119,7 @@ def test_failed_checks_block_publication_and_say_so(home, monkeypatch):
             log, transactions=log.transactions[log.transactions["customer_id"].isin(kept)]
         )
 
-    monkeypatch.setattr(datagen, "generate", half_the_customers)
+    monkeypatch.setattr(generator, "generate", half_the_customers)
     ok, detail = run_pipeline(customers=CUSTOMERS, seed=SEED)
     assert not ok
     assert "feature quality gate failed" in detail and "customer_features@1: entities" in detail
@@ -147,7 +151,7 @@ def test_failed_checks_block_publication_and_say_so(home, monkeypatch):
         history.loc[history.index[0], "customer_id"] = None
         return dataclasses.replace(log, customer_history=history)
 
-    monkeypatch.setattr(datagen, "generate", null_in_history)
+    monkeypatch.setattr(generator, "generate", null_in_history)
     ok, detail = run_pipeline(customers=CUSTOMERS, seed=SEED)
     assert not ok
     assert "test source_not_null_raw_customer_history_customer_id" in detail
@@ -250,12 +254,12 @@ def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
         return int(line.split()[1])
 
     try:
-        ids = publish.read_predictions(paths)["customer_id"].head(50).tolist()
+        ids = publication.read_predictions(paths)["customer_id"].head(50).tolist()
         good = last = published_state(paths)
         with Readers(paths, ids) as readers:
             for point in KILLED_AT:
                 marker.unlink(missing_ok=True)
-                versions = len(registry.list_versions(registry.configure(paths)))
+                versions = len(model_registry.list_versions(model_registry.configure(paths)))
                 pid = start(point)
                 wait_for(marker.exists, readers)
                 assert marker.read_text().split()[0] == point
@@ -278,9 +282,9 @@ def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
                 with duckdb.connect(str(paths.warehouse), read_only=True) as con:
                     con.execute("select count(*) from raw.transactions").fetchone()
                 if point == "registry":  # registered, never promoted: no alias points at it
-                    client = registry.configure(paths)
-                    assert len(registry.list_versions(client)) == versions + 1
-                    assert registry.champion_version(client) == good["champion"]
+                    client = model_registry.configure(paths)
+                    assert len(model_registry.list_versions(client)) == versions + 1
+                    assert model_registry.champion_version(client) == good["champion"]
             start("-")
             assert exit_code(readers) == 0, (tmp_path / "runs.log").read_text()[-3000:]
         assert readers.errors == [], readers.errors[:5]
@@ -301,7 +305,7 @@ def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
         runs = instance.get_runs(limit=len(KILLED_AT) + 1)
         assert runs[0].status == dg.DagsterRunStatus.SUCCESS
         assert all(r.status == dg.DagsterRunStatus.FAILURE for r in runs[1:])
-    assert len(publish.read_predictions(paths)) == CUSTOMERS
+    assert len(publication.read_predictions(paths)) == CUSTOMERS
     # The next writer of each file swept the temporary files the killed ones left.
     for folder in (paths.published, paths.home / "online"):
         assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []

@@ -3,10 +3,10 @@
 import duckdb
 import pytest
 
-from ml import feature_quality
-from ml.feature_quality import QualityRules
-from ml.feature_views import FeatureView
-from ml.settings import Paths
+from ml.common.settings import Paths
+from ml.features import quality_gate
+from ml.features.quality_gate import QualityRules
+from ml.features.views import FeatureView
 
 VIEW = FeatureView(
     name="f",
@@ -48,12 +48,12 @@ def con():
 
 
 def previous_of(con) -> dict:
-    first = feature_quality.check(con, [VIEW], None)
+    first = quality_gate.check(con, [VIEW], None)
     return {"published_at": "t0", "lineage": first.lineage, "profile": first.profile}
 
 
 def test_profile_and_lineage_by_hand(con):
-    report = feature_quality.check(con, [VIEW], None)
+    report = quality_gate.check(con, [VIEW], None)
     assert report.lineage == "feed.csv"  # the last full load; appends keep it
     assert report.profile == {
         "f@1": {"rows": 10, "entities": 5, "null_rates": {"spend": 0.2, "segment": 0.1}}
@@ -63,7 +63,7 @@ def test_profile_and_lineage_by_hand(con):
 
 
 def test_the_same_build_again_passes_every_check(con):
-    report = feature_quality.check(con, [VIEW], previous_of(con))
+    report = quality_gate.check(con, [VIEW], previous_of(con))
     assert report.passed and report.baseline == "t0"
     assert {c.name for c in report.checks} == {
         "no_empty_feature",
@@ -76,26 +76,26 @@ def test_the_same_build_again_passes_every_check(con):
 def test_losing_more_than_the_allowed_share_of_entities_fails(con):
     previous = previous_of(con)
     con.execute("delete from features.f where customer_id = 'e'")  # 5 -> 4 entities: -20%
-    assert feature_quality.check(con, [VIEW], previous).passed  # exactly the limit
+    assert quality_gate.check(con, [VIEW], previous).passed  # exactly the limit
     con.execute("delete from features.f where customer_id = 'd'")  # 5 -> 3: -40%
-    report = feature_quality.check(con, [VIEW], previous)
+    report = quality_gate.check(con, [VIEW], previous)
     assert [(c.name, c.detail) for c in report.failures] == [
         ("rows_not_dropped", "rows 10 -> 6 (more than 20% lost)"),
         ("entities_not_dropped", "entities 5 -> 3 (more than 20% lost)"),
     ]
-    looser = feature_quality.check(con, [VIEW], previous, QualityRules(max_row_drop=0.5))
+    looser = quality_gate.check(con, [VIEW], previous, QualityRules(max_row_drop=0.5))
     assert looser.passed
 
 
 def test_a_null_rate_jump_fails_and_an_all_null_feature_fails(con):
     previous = previous_of(con)
     con.execute("update features.f set spend = null where customer_id = 'a'")  # 20% -> 40%
-    report = feature_quality.check(con, [VIEW], previous)
+    report = quality_gate.check(con, [VIEW], previous)
     assert [(c.name, c.detail) for c in report.failures] == [
         ("null_rates_stable", "spend null rate 20.0% -> 40.0%")
     ]
     con.execute("update features.f set segment = null")
-    failures = {c.name: c.detail for c in feature_quality.check(con, [VIEW], previous).failures}
+    failures = {c.name: c.detail for c in quality_gate.check(con, [VIEW], previous).failures}
     assert failures["no_empty_feature"] == "every value of segment is null"
 
 
@@ -103,25 +103,25 @@ def test_another_source_starts_a_new_baseline(con):
     previous = previous_of(con)
     con.execute("insert into raw.loads values ('2024-02-01', 'other.csv', 'replace', 3, 0, 0)")
     con.execute("delete from features.f where customer_id <> 'a'")
-    report = feature_quality.check(con, [VIEW], previous)
+    report = quality_gate.check(con, [VIEW], previous)
     assert report.lineage == "other.csv" and report.baseline is None and report.passed
 
 
 def test_publish_swaps_a_whole_database_and_records_the_checks(con, tmp_path):
     paths = Paths(tmp_path)
-    report = feature_quality.check(con, [VIEW], None)
+    report = quality_gate.check(con, [VIEW], None)
     con.execute("create table features.int_scratch as select 1 as x")  # not published
-    feature_quality.publish(paths, con, report, run_id="r1")
-    record = feature_quality.read_publication(paths)
+    quality_gate.publish_features(paths, con, report, run_id="r1")
+    record = quality_gate.read_publication(paths)
     assert record["dagster_run_id"] == "r1" and record["tables"] == ["f"]
     assert record["profile"] == report.profile
-    with duckdb.connect(str(feature_quality.database_path(paths)), read_only=True) as reader:
+    with duckdb.connect(str(quality_gate.database_path(paths)), read_only=True) as reader:
         assert reader.execute("select count(*) from features.f").fetchone() == (10,)
         con.execute("delete from features.f where customer_id = 'a'")
-        feature_quality.publish(paths, con, feature_quality.check(con, [VIEW], None))
+        quality_gate.publish_features(paths, con, quality_gate.check(con, [VIEW], None))
         # A reader holding the old file keeps reading it whole.
         assert reader.execute("select count(*) from features.f").fetchone() == (10,)
-    with duckdb.connect(str(feature_quality.database_path(paths)), read_only=True) as reader:
+    with duckdb.connect(str(quality_gate.database_path(paths)), read_only=True) as reader:
         assert reader.execute("select count(*) from features.f").fetchone() == (8,)
     assert [p.name for p in paths.published.iterdir()] == ["feature_store.duckdb"]
 

@@ -4,8 +4,8 @@ starts early enough to include it."""
 import duckdb
 import pytest
 
-from ml import load_log
-from ml.ingest import ingest_file
+from ml.ingestion import load_log
+from ml.ingestion.raw_log import ingest_file
 
 
 @pytest.fixture

@@ -10,19 +10,20 @@ import skops.io
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from ml import registry, training
-from ml.registry import CHECKSUM_TAG, MODEL_NAME, ModelFileError
-from ml.settings import REPO_ROOT
+from ml.common.settings import REPO_ROOT
+from ml.registry import model_registry
+from ml.registry.model_registry import CHECKSUM_TAG, MODEL_NAME, ModelFileError
+from ml.training import trainer
 from tests.test_registry_gate import register, small, synthetic
 
 
 @pytest.fixture
 def registered(fti_home):
-    client = registry.configure(fti_home)
+    client = model_registry.configure(fti_home)
     params = small(10)
-    model = training.fit(synthetic(300, seed=1), params)
+    model = trainer.fit(synthetic(300, seed=1), params)
     version = register(client, model, synthetic(150, seed=2), params).version
-    registry._load_cached.cache_clear()
+    model_registry._load_cached.cache_clear()
     files = list(fti_home.artifact_root.rglob("model.skops"))
     assert len(files) == 1
     return client, version, files[0]
@@ -31,8 +32,8 @@ def registered(fti_home):
 def test_the_checksum_is_recorded_and_a_clean_file_loads(registered):
     client, version, stored = registered
     tag = client.get_model_version(MODEL_NAME, version).tags[CHECKSUM_TAG]
-    assert len(tag) == 64 and tag == registry._sha256(stored)
-    assert isinstance(registry.load_version(client, version), Pipeline)
+    assert len(tag) == 64 and tag == model_registry._sha256(stored)
+    assert isinstance(model_registry.load_version(client, version), Pipeline)
 
 
 def test_a_tampered_model_file_is_refused_by_name(registered):
@@ -41,7 +42,7 @@ def test_a_tampered_model_file_is_refused_by_name(registered):
     data[len(data) // 2] ^= 0xFF  # one flipped byte, as a bad disk or a hand would do
     stored.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match=r"model\.skops changed after registration"):
-        registry.load_version(client, version)
+        model_registry.load_version(client, version)
 
 
 def test_a_replaced_file_with_untrusted_types_is_refused_even_with_a_matching_checksum(
@@ -51,17 +52,17 @@ def test_a_replaced_file_with_untrusted_types_is_refused_even_with_a_matching_ch
     client, version, stored = registered
     evil = Pipeline([("run", FunctionTransformer(os.system))])
     skops.io.dump(evil, stored)
-    client.set_model_version_tag(MODEL_NAME, version, CHECKSUM_TAG, registry._sha256(stored))
+    client.set_model_version_tag(MODEL_NAME, version, CHECKSUM_TAG, model_registry._sha256(stored))
     with pytest.raises(ModelFileError, match="outside the trusted list"):
-        registry.load_version(client, version)
+        model_registry.load_version(client, version)
 
 
 def test_a_truncated_file_is_refused_with_a_reason(registered):
     client, version, stored = registered
     stored.write_bytes(stored.read_bytes()[:100])
-    client.set_model_version_tag(MODEL_NAME, version, CHECKSUM_TAG, registry._sha256(stored))
+    client.set_model_version_tag(MODEL_NAME, version, CHECKSUM_TAG, model_registry._sha256(stored))
     with pytest.raises(ModelFileError, match="cannot be read"):
-        registry.load_version(client, version)
+        model_registry.load_version(client, version)
 
 
 def test_no_module_unpickles():

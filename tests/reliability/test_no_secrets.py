@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from ml.settings import REPO_ROOT, paths
+from ml.common.settings import REPO_ROOT, paths
 from orchestration.cli import parser
 
 # Built from pieces so that this file does not match itself.

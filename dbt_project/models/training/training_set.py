@@ -1,7 +1,7 @@
 """Point-in-time training set: every label row with its features, through the one retrieval.
 
 This is a dbt Python model so that the training set stays in dbt's lineage and docs while
-being built by ``ml.retrieval`` (the same point-in-time ASOF retrieval that serves
+being built by ``ml.features.retrieval`` (the same point-in-time ASOF retrieval that serves
 `fti features historical`): there is no second join path to drift from it.
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from ml.feature_views import feature_views, load_manifest, resolve
-    from ml.retrieval import retrieval_sql
+    from ml.features.retrieval import retrieval_sql
+    from ml.features.views import feature_views, load_manifest, resolve
 
     labels = dbt.ref("churn_labels")
     # The feature views used below. dbt reads a Python model's refs literally, so these

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from ml import atomic
-from ml.faults import stall_point
-from ml.feature_views import FeatureView
-from ml.settings import Paths
+from ml.common import atomic_files
+from ml.common.faults import stall_point
+from ml.common.settings import Paths
+from ml.features.views import FeatureView
 
 STORE_NAME = "online_store.sqlite"
 
@@ -57,7 +57,7 @@ def materialize(
 ) -> dict[str, dict[str, object]]:
     """Write the latest row per entity of each view to a new store, then swap it in."""
     target = store_path(paths)
-    tmp = atomic.temporary(target)
+    tmp = atomic_files.temporary(target)
     watermark: dict[str, dict[str, object]] = {}
     try:
         with closing(sqlite3.connect(tmp)) as db:

@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ml.settings import Paths
+from ml.common.settings import Paths
 
 LOG_COLUMNS = {
     "request_id": "VARCHAR",

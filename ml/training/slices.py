@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, recall_score, roc_auc_score
 
-from ml.training import LABEL
+from ml.common.model_input import LABEL
 
 TENURE_COLUMN = "customer_features__tenure_days"
 TENURE_BANDS = ((0, 90, "0-89 days"), (90, 365, "90-364 days"), (365, None, "365+ days"))

@@ -30,14 +30,15 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
-from ml import on_demand, registry
-from ml.fast_trees import compile_classifier
-from ml.feature_views import LINEAGE_TAG, required_views
-from ml.online_store import lookup, read_watermark, store_path
-from ml.prediction_log import PredictionLogger
-from ml.scoring import risk_band
-from ml.settings import MODEL_NAME, Paths
-from ml.training import categorical_columns, input_columns, model_input
+from ml.common.model_input import categorical_columns, input_columns, model_input
+from ml.common.settings import MODEL_NAME, Paths
+from ml.features import on_demand
+from ml.features.online_store import lookup, read_watermark, store_path
+from ml.features.views import LINEAGE_TAG, required_views
+from ml.inference.batch_scoring import risk_band
+from ml.inference.compiled_trees import compile_classifier
+from ml.monitoring.prediction_log import PredictionLogger
+from ml.registry import model_registry
 
 MAX_BATCH = 100  # ids per /predict/batch request
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -179,7 +180,7 @@ class Predictor:
         self.refresh_seconds = refresh_seconds
         self.challenger_share = challenger_share
         self.logger = logger
-        self._client = registry.configure(paths)  # once: configuring costs milliseconds
+        self._client = model_registry.configure(paths)  # once: configuring costs milliseconds
         self._state: ServingState | None = None
         self._problem = "starting"
         self._stop = threading.Event()
@@ -228,7 +229,7 @@ class Predictor:
             for old in (state.champion, state.challenger):
                 if old is not None and old.version == version:
                     reuse = old.model
-        model = reuse or registry.load_version(client, version)
+        model = reuse or model_registry.load_version(client, version)
         return (
             Variant(
                 name=name,
@@ -250,9 +251,9 @@ class Predictor:
     def refresh(self) -> bool:
         """Build a new state if an alias or the store changed; True when swapped."""
         client = self._client
-        champion = registry.alias_version(client, CHAMPION)
+        champion = model_registry.alias_version(client, CHAMPION)
         challenger = (
-            registry.alias_version(client, CHALLENGER) if self.challenger_share > 0 else None
+            model_registry.alias_version(client, CHALLENGER) if self.challenger_share > 0 else None
         )
         path = store_path(self.paths)
         current_store = _store_id(path)

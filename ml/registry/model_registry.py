@@ -30,9 +30,9 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
-from ml.faults import stall_point
-from ml.gate import GateDecision
-from ml.settings import EXPERIMENT_NAME, MODEL_NAME, Paths
+from ml.common.faults import stall_point
+from ml.common.settings import EXPERIMENT_NAME, MODEL_NAME, Paths
+from ml.training.model_gate import GateDecision
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

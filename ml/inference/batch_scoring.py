@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ml import on_demand
-from ml.feature_views import FeatureView
-from ml.retrieval import SPINE_TIME, retrieval_sql
-from ml.training import ENTITY, predict_proba
+from ml.common.model_input import ENTITY, predict_proba
+from ml.features import on_demand
+from ml.features.retrieval import SPINE_TIME, retrieval_sql
+from ml.features.views import FeatureView
 
 # Risk bands are cut-offs on the churn probability, so that "high" means the same thing
 # whatever model version produced it.

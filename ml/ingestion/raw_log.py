@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ml import load_log
+from ml.ingestion import load_log
 
 REQUIRED_COLUMNS = ("customer_id", "transaction_ts", "amount")
 OPTIONAL_COLUMNS = ("transaction_id", "quantity")

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ml.feature_views import FeatureView
+from ml.features.views import FeatureView
 
 SPINE_TIME = "event_timestamp"
 _ROW = "__fti_row"

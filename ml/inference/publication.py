@@ -18,17 +18,17 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ml import atomic
-from ml.faults import stall_point
-from ml.scoring import PREDICTIONS_TABLE
-from ml.settings import Paths
-from ml.warehouse import table_row_counts
+from ml.common import atomic_files
+from ml.common.faults import stall_point
+from ml.common.settings import Paths
+from ml.common.warehouse import table_row_counts
+from ml.inference.batch_scoring import PREDICTIONS_TABLE
 
 KEEP_SNAPSHOTS = 3
 POINTER = "current.json"
 
 
-def publish(
+def publish_snapshot(
     paths: Paths,
     con: duckdb.DuckDBPyConnection,
     champion: dict[str, object] | None,
@@ -64,7 +64,7 @@ def publish(
         "tables": tables,
     }
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    pointer_tmp = atomic.temporary(paths.published / POINTER)
+    pointer_tmp = atomic_files.temporary(paths.published / POINTER)
     pointer_tmp.write_text(json.dumps({"snapshot": name}))
     stall_point("publish_snapshot")
     os.replace(pointer_tmp, paths.published / POINTER)

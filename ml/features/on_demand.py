@@ -45,7 +45,7 @@ def days_since_last_purchase(
 
 
 def end_of_day(dates: pd.Series) -> pd.Series:
-    """A DATE spine means the end of that day (the convention of ``ml.retrieval``)."""
+    """A DATE spine means the end of that day (the convention of ``ml.features.retrieval``)."""
     return pd.to_datetime(dates).dt.normalize() + pd.Timedelta(days=1)
 
 

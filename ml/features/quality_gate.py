@@ -24,10 +24,11 @@ from pathlib import Path
 
 import duckdb
 
-from ml import atomic, load_log
-from ml.faults import stall_point
-from ml.feature_views import FeatureView
-from ml.settings import Paths
+from ml.common import atomic_files
+from ml.common.faults import stall_point
+from ml.common.settings import Paths
+from ml.features.views import FeatureView
+from ml.ingestion import load_log
 
 DATABASE = "feature_store.duckdb"
 
@@ -153,7 +154,7 @@ def read_publication(paths: Paths) -> dict[str, object] | None:
     return json.loads(row[0])
 
 
-def publish(
+def publish_features(
     paths: Paths,
     con: duckdb.DuckDBPyConnection,
     report: QualityReport,
@@ -178,7 +179,7 @@ def publish(
         "tables": tables,
     }
     target = database_path(paths)
-    tmp = atomic.temporary(target)
+    tmp = atomic_files.temporary(target)
     alias = f"publish_{uuid.uuid4().hex[:8]}"
     literal = str(tmp).replace("'", "''")
     try:

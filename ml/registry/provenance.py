@@ -6,7 +6,7 @@ import hashlib
 import json
 import subprocess
 
-from ml.settings import REPO_ROOT
+from ml.common.settings import REPO_ROOT
 
 
 def code_commit() -> str:

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ml import candidates
-from ml.training import LABEL, TIME, TrainingParams, feature_columns, model_input
+from ml.common.model_input import LABEL, TIME, model_input
+from ml.training import candidates
+from ml.training.trainer import TrainingParams, feature_columns
 
 SELECTION_METRIC = "pr_auc"
 
@@ -71,7 +72,7 @@ def rolling_origin_folds(
     return out
 
 
-def select(train: pd.DataFrame, params: TrainingParams) -> Selection:
+def select_model(train: pd.DataFrame, params: TrainingParams) -> Selection:
     """The family with the best mean validation PR AUC; ties go to the earlier candidate."""
     if not params.candidates:
         raise ValueError("no candidate model families configured")

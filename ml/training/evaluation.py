@@ -29,7 +29,7 @@ from sklearn.metrics import (  # noqa: E402
 )
 from sklearn.pipeline import Pipeline  # noqa: E402
 
-from ml.training import LABEL, input_columns, model_input  # noqa: E402
+from ml.common.model_input import LABEL, input_columns, model_input  # noqa: E402
 
 BASELINE_FEATURE = "customer_features__recency_days"
 IMPORTANCE_ROWS = 5000

@@ -11,8 +11,8 @@ import json
 import os
 from datetime import UTC, datetime
 
-from ml import atomic
-from ml.settings import Paths
+from ml.common import atomic_files
+from ml.common.settings import Paths
 
 FILE = "health.json"
 
@@ -36,7 +36,7 @@ def record(paths: Paths, stage: str, ok: bool, detail: str, run_id: str | None =
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "dagster_run_id": run_id,
     }
-    tmp = atomic.temporary(paths.published / FILE)
+    tmp = atomic_files.temporary(paths.published / FILE)
     tmp.write_text(json.dumps(state, indent=2))
     os.replace(tmp, paths.published / FILE)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from ml.settings import DBT_PROJECT_DIR
+from ml.common.settings import DBT_PROJECT_DIR
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 
-from ml import registry
-from ml.feature_views import FeatureViewError, feature_views, required_views, serving_selection
-from ml.online_store import OnlineStoreError, open_store, read_watermark
-from ml.settings import MODEL_NAME, Paths
+from ml.common.settings import MODEL_NAME, Paths
+from ml.features.online_store import OnlineStoreError, open_store, read_watermark
+from ml.features.views import FeatureViewError, feature_views, required_views, serving_selection
+from ml.registry import model_registry
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Move:
 
 def blockers(paths: Paths, version: str, manifest: dict | None = None) -> list[str]:
     """Why ``version`` cannot be served now; empty when it can."""
-    client = registry.configure(paths)
+    client = model_registry.configure(paths)
     tags = client.get_model_version(MODEL_NAME, str(version)).tags
     required = required_views(tags)
     problems = []
@@ -55,26 +55,26 @@ def blockers(paths: Paths, version: str, manifest: dict | None = None) -> list[s
 
 
 def promote(paths: Paths, version: str, force: bool = False) -> Move:
-    client = registry.configure(paths)
+    client = model_registry.configure(paths)
     version = str(version)
     try:
         client.get_model_version(MODEL_NAME, version)
     except Exception as exc:  # MLflow raises its own RestException for a missing version
-        raise registry.RegistryError(f"model {MODEL_NAME} has no version {version}") from exc
-    previous = registry.champion_version(client)
+        raise model_registry.RegistryError(f"model {MODEL_NAME} has no version {version}") from exc
+    previous = model_registry.champion_version(client)
     if previous == version:
         return Move(previous, version)
     problems = blockers(paths, version)
     if problems and not force:
-        raise registry.RegistryError(
+        raise model_registry.RegistryError(
             f"v{version} cannot be served: " + "; ".join(problems) + " (--force overrides)"
         )
     reason = "promoted by operator" + (" (forced: " + "; ".join(problems) + ")" if problems else "")
-    registry.set_champion(client, version, reason)
+    model_registry.set_champion(client, version, reason)
     return Move(previous, version, forced=bool(problems))
 
 
 def rollback(paths: Paths) -> Move:
-    client = registry.configure(paths)
-    previous, current = registry.rollback(client)
+    client = model_registry.configure(paths)
+    previous, current = model_registry.rollback(client)
     return Move(previous, current)

@@ -1,0 +1,1 @@
+"""The inference pipeline: batch scoring, online serving, and what is published for readers."""

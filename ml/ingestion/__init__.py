@@ -1,0 +1,1 @@
+"""Raw data in: the generated log or the user's files, validated, into the raw schema."""

@@ -1,0 +1,1 @@
+"""The model registry (MLflow): versions, aliases, promotion and rollback, provenance."""

@@ -1,0 +1,1 @@
+"""The training pipeline: model families, model selection, evaluation, slices and the gate."""
