@@ -13,12 +13,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from ml.common.errors import FtiError
 from ml.common.settings import Paths
 from ml.common.settings import paths as resolve_paths
-from ml.inference.online_serving import MAX_BATCH, NotReady, Prediction, Predictor, UnknownCustomer
+from ml.inference.online_serving import MAX_BATCH, Prediction, Predictor
 from ml.monitoring.prediction_log import PredictionLogger, log_folder
 
 # A batch of MAX_BATCH of the longest ids is under 8 KB of JSON; anything larger is refused
@@ -180,16 +182,13 @@ def create_app(
     app.state.predictor = predictor
     app.add_middleware(BodySizeLimit)
 
+    @app.exception_handler(FtiError)
+    async def fti_error(request: Request, exc: FtiError) -> JSONResponse:
+        """Every error the system raises for a user carries its own HTTP status."""
+        return JSONResponse(status_code=exc.http_status, content={"detail": exc.message})
+
     def run(ids: list[str], as_of: datetime | None) -> list[Prediction]:
-        try:
-            return predictor.predict(ids, _utc(as_of))
-        except NotReady as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from exc
-        except UnknownCustomer as exc:
-            missing = ", ".join(exc.args[0])
-            raise HTTPException(
-                status_code=404, detail=f"unknown customer id(s): {missing}"
-            ) from exc
+        return predictor.predict(ids, _utc(as_of))
 
     # CPU-bound work of about a millisecond: run on the event loop, not in a thread pool.
     @app.post("/predict", response_model=PredictionResponse, responses=_ERRORS)
@@ -211,9 +210,6 @@ def create_app(
     @app.get("/model", responses=_NOT_READY)
     async def model() -> dict[str, object]:
         """The served model version, its input columns and the feature versions in use."""
-        try:
-            return predictor.describe()
-        except NotReady as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from exc
+        return predictor.describe()
 
     return app

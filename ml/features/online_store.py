@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from ml.common import atomic_files
+from ml.common.errors import NotReady
 from ml.common.faults import stall_point
 from ml.common.settings import Paths
 from ml.features.views import FeatureView
@@ -34,7 +35,7 @@ class OnlineFeatures:
     watermark: dict[str, dict[str, object]]  # view name -> version, fingerprint, as_of, ...
 
 
-class OnlineStoreError(RuntimeError):
+class OnlineStoreError(NotReady):
     """The online store is missing or does not hold what was asked for."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ml.common.errors import FtiError
 from ml.features.views import FeatureView
 
 SPINE_TIME = "event_timestamp"
@@ -30,7 +31,7 @@ _ROW = "__fti_row"
 _TIME = "__fti_time"
 
 
-class SpineError(ValueError):
+class SpineError(FtiError, ValueError):
     """The spine cannot be used; the message names the problem."""
 
 

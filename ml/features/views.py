@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from ml.common.errors import FtiError
 from ml.common.settings import DBT_PROJECT_DIR
 
 
@@ -44,7 +45,7 @@ class FeatureView:
         return out
 
 
-class FeatureViewError(ValueError):
+class FeatureViewError(FtiError, ValueError):
     """A feature view is declared inconsistently in dbt, or a requested one does not exist."""
 
 

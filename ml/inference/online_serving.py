@@ -30,6 +30,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
+from ml.common.errors import NotFound, NotReady
 from ml.common.model_input import categorical_columns, input_columns, model_input
 from ml.common.settings import MODEL_NAME, Paths
 from ml.features import on_demand
@@ -44,12 +45,12 @@ MAX_BATCH = 100  # ids per /predict/batch request
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
-class NotReady(RuntimeError):
-    """Nothing can be served yet (no champion, no online store); the message says what to run."""
+class UnknownCustomer(NotFound):
+    """Ids the online store does not hold (``ids`` lists them, in request order)."""
 
-
-class UnknownCustomer(KeyError):
-    pass
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__(f"unknown customer id(s): {', '.join(ids)}")
+        self.ids = ids
 
 
 @dataclass(frozen=True)

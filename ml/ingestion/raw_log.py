@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ml.common.errors import FtiError
 from ml.ingestion import load_log
 
 REQUIRED_COLUMNS = ("customer_id", "transaction_ts", "amount")
@@ -37,7 +38,7 @@ HISTORY_COLUMNS = ("customer_id", "updated_at", "country", "segment")
 ATTRIBUTE_SNAPSHOT = "snapshots.customers_snapshot"
 
 
-class InputError(ValueError):
+class InputError(FtiError, ValueError):
     """The input file cannot be used at all; nothing was changed."""
 
 

@@ -30,6 +30,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
+from ml.common.errors import FtiError
 from ml.common.faults import stall_point
 from ml.common.settings import EXPERIMENT_NAME, MODEL_NAME, Paths
 from ml.training.model_gate import GateDecision
@@ -49,7 +50,7 @@ TRUSTED_TYPES = [
 CHECKSUM_TAG = "model.sha256"
 
 
-class RegistryError(ValueError):
+class RegistryError(FtiError, ValueError):
     """A registry operation cannot be done as asked (unknown version, nothing to roll back)."""
 
 

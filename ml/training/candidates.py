@@ -7,7 +7,7 @@ object is the whole thing that scores and nothing is fitted outside it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,20 +24,26 @@ RANDOM_FOREST = "random_forest"
 FAMILIES = (LOGISTIC_REGRESSION, HIST_GRADIENT_BOOSTING, RANDOM_FOREST)
 
 
+def described(default: object, description: str) -> object:
+    """A dataclass field that says what it means: the training asset's Dagster config is
+    generated from these fields, descriptions included, so they are declared only here."""
+    return field(default=default, metadata={"description": description})
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     """Per-family settings; the training asset exposes every one as Dagster config."""
 
-    lr_c: float = 0.5
-    hgb_max_iter: int = 200
-    hgb_learning_rate: float = 0.05
-    hgb_max_leaf_nodes: int = 31
-    hgb_l2_regularization: float = 1.0
-    rf_n_estimators: int = 120
-    rf_max_depth: int = 12
-    rf_min_samples_leaf: int = 20
-    rf_max_samples: float = 0.5
-    random_state: int = 0
+    lr_c: float = described(0.5, "Logistic regression: inverse L2.")
+    hgb_max_iter: int = described(200, "Boosting iterations.")
+    hgb_learning_rate: float = described(0.05, "Shrinkage.")
+    hgb_max_leaf_nodes: int = described(31, "Leaves per boosted tree.")
+    hgb_l2_regularization: float = described(1.0, "L2 penalty on leaf values.")
+    rf_n_estimators: int = described(120, "Forest size.")
+    rf_max_depth: int = described(12, "Depth of each tree.")
+    rf_min_samples_leaf: int = described(20, "Rows per leaf, at least.")
+    rf_max_samples: float = described(0.5, "Share of rows each tree is grown on.")
+    random_state: int = described(0, "Seed of every learner.")
 
 
 def _one_hot() -> OneHotEncoder:

@@ -8,7 +8,7 @@ that scores, and training and inference cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -27,24 +27,54 @@ from sklearn.pipeline import Pipeline
 from ml.common.model_input import KEY_COLUMNS, LABEL, TIME, model_input, predict_proba
 from ml.features import on_demand
 from ml.training import candidates as families
+from ml.training.candidates import described
 
 
 @dataclass(frozen=True)
 class TrainingParams:
     """Split, selection, gate and hyperparameters; Dagster config of the training asset."""
 
-    holdout_snapshots: int = 4
-    horizon_days: int = 90
-    threshold: float = 0.5
-    candidates: tuple[str, ...] = families.FAMILIES
-    cv_folds: int = 3
-    cv_fold_snapshots: int = 4
-    cv_max_rows: int = 60_000  # rows per fold's training part; more are sampled down
-    fit_max_rows: int = 1_000_000  # rows the final model is fitted on; more are sampled down
-    gate_tolerance: float = 0.005  # PR AUC a candidate may lose to the champion (retrain noise)
-    slice_floor: float = 0.6  # ROC AUC every judged customer group must reach
-    slice_min_rows: int = 200  # smaller groups are reported, not judged
+    holdout_snapshots: int = described(
+        4, "Latest labeled snapshot dates held out for evaluation and the gate."
+    )
+    horizon_days: int = described(
+        90, "Churn horizon; training rows this close to a validation block are purged."
+    )
+    threshold: float = described(0.5, "Probability at which a customer counts as churning.")
+    candidates: tuple[str, ...] = described(
+        families.FAMILIES, f"Model families compared: any of {', '.join(families.FAMILIES)}."
+    )
+    cv_folds: int = described(3, "Rolling-origin folds.")
+    cv_fold_snapshots: int = described(4, "Snapshot dates per validation fold.")
+    cv_max_rows: int = described(60_000, "Training rows per fold (sampled above).")
+    fit_max_rows: int = described(
+        1_000_000, "Rows the final model is fitted on (the training period is sampled above)."
+    )
+    gate_tolerance: float = described(
+        0.005, "PR AUC a new version may lose to the champion and still be promoted."
+    )
+    slice_floor: float = described(0.6, "ROC AUC every judged customer group needs.")
+    slice_min_rows: int = described(200, "Groups smaller than this are not judged.")
     hyperparameters: families.Hyperparameters = families.Hyperparameters()
+
+    def flat(self) -> dict[str, object]:
+        """Every setting at one level (hyperparameters included), as config and run params."""
+        values = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "hyperparameters"
+        }
+        return {**values, **asdict(self.hyperparameters)}
+
+    @classmethod
+    def from_flat(cls, values: dict[str, object]) -> TrainingParams:
+        hyper = {f.name for f in fields(families.Hyperparameters)}
+        top = {f.name for f in fields(cls)} - {"hyperparameters"}
+        return cls(
+            **{k: v for k, v in values.items() if k in top and k != "candidates"},
+            candidates=tuple(values.get("candidates", families.FAMILIES)),
+            hyperparameters=families.Hyperparameters(
+                **{k: v for k, v in values.items() if k in hyper}
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Real pipeline runs in processes of their own, for the crash tests to kill.
 
-A fork server: this process pays the imports once (~15 s here), then forks one child per
+A fork server: this process pays the imports once, then forks one child per
 line read from stdin, each child a whole run of `fti demo`'s job in its own process group
 (with its dbt subprocess), optionally told to stall at a point (``ml.common.faults``). It answers
 ``<pid>`` when a child starts and ``exit <code>`` when it ends; the test kills children with
@@ -13,16 +13,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for `tests`
-from tests.conftest import LIGHT_TRAINING  # noqa: E402
+from tests.helpers import LIGHT_TRAINING  # noqa: E402
 
 
 def serve(customers: int, seed: int) -> None:
-    from orchestration.cli import _environment, run_pipeline
-    from orchestration.project import ensure_manifest
+    from orchestration.runner import load_definitions, prepare_environment, run_pipeline
 
-    _environment()
-    ensure_manifest()
-    import orchestration.definitions  # noqa: F401  (the expensive part, shared by children)
+    prepare_environment()
+    load_definitions()  # the expensive part (imports, the dbt manifest), shared by children
 
     for line in sys.stdin:
         stall = line.strip()

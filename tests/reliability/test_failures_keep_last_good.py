@@ -30,7 +30,9 @@ from ml.inference import publication
 from ml.ingestion import generator
 from ml.monitoring import health
 from ml.registry import model_registry
-from tests.conftest import _point_env_at
+from tests.helpers import point_env_at
+
+pytestmark = pytest.mark.slow
 
 CUSTOMERS, SEED = 800, 11  # the data of the session's pipeline_home
 DASHBOARD = str(REPO_ROOT / "app" / "dashboard.py")
@@ -105,9 +107,9 @@ def dashboard_errors() -> list[str]:
 
 
 def test_failed_checks_block_publication_and_say_so(home, monkeypatch):
-    from orchestration.cli import run_pipeline, status
+    from orchestration.runner import run_pipeline, status
 
-    paths = _point_env_at(home.home, monkeypatch)
+    paths = point_env_at(home.home, monkeypatch)
     before = published_state(paths)
     real = generator.generate
 
@@ -222,7 +224,7 @@ def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
     # The tables of a good build of this data (this home's warehouse was broken on purpose
     # by the test above).
     tables = warehouse_checksums(pipeline_home)
-    paths = _point_env_at(home.home, monkeypatch)
+    paths = point_env_at(home.home, monkeypatch)
     marker = tmp_path / "stalled"
     monkeypatch.setenv("FTI_STALL_MARKER", str(marker))
     log = open(tmp_path / "runs.log", "w")  # noqa: SIM115 - the server's lifetime

@@ -131,16 +131,20 @@ def test_accept_changes_relaxes_the_gate_through_valid_job_config(monkeypatch, d
     accepts it for the job."""
     import dagster as dg
 
-    from orchestration import cli
-    from orchestration.definitions import defs
-    from orchestration.project import PIPELINE_JOB
+    from orchestration import runner
+    from orchestration.lib.keys import PIPELINE_JOB
 
     seen = {}
-    monkeypatch.setattr(cli, "_execute", lambda job, ops: seen.update(job=job, ops=ops) or (1, ""))
-    cli.run_pipeline(customers=10, accept_changes=True)
+
+    def execute(job, ops, progress=None):
+        seen.update(job=job, ops=ops)
+        return True, ""
+
+    monkeypatch.setattr(runner, "execute", execute)
+    runner.run_pipeline(customers=10, accept_changes=True)
     assert seen["ops"]["published__features"] == {
         "config": {"max_row_drop": 1.0, "max_null_rate_rise": 1.0}
     }
-    job = defs.resolve_job_def(seen["job"])
+    job = runner.load_definitions().resolve_job_def(seen["job"])
     assert seen["job"] == PIPELINE_JOB
     dg.validate_run_config(job, {"ops": seen["ops"]})

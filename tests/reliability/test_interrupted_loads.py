@@ -7,6 +7,8 @@ import pytest
 from ml.ingestion import load_log
 from ml.ingestion.raw_log import ingest_file
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def con():

@@ -14,7 +14,7 @@ from ml.common.settings import REPO_ROOT
 from ml.registry import model_registry
 from ml.registry.model_registry import CHECKSUM_TAG, MODEL_NAME, ModelFileError
 from ml.training import trainer
-from tests.test_registry_gate import register, small, synthetic
+from tests.helpers import register, small, synthetic
 
 
 @pytest.fixture

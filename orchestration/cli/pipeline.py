@@ -1,0 +1,144 @@
+"""`fti demo`, `fti update`, `fti daily`, `fti status`: run the pipelines, say what they built."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from ml.common.settings import Paths
+from ml.ingestion.raw_log import validate_customers, validate_file
+from orchestration.cli.output import print_summary, run_output
+from orchestration.runner import prepare_environment, run_days, run_pipeline, status
+
+
+def _report(ok: bool, detail: str, paths: Paths, what: str, headline: str) -> int:
+    if not ok:
+        print(
+            f"fti: the {what} failed; published results are unchanged.\n{detail}\n"
+            f"Full logs: {paths.home / 'logs'}",
+            file=sys.stderr,
+        )
+        return 1
+    print_summary(status(paths), headline)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    paths = prepare_environment()
+    if args.transactions:
+        validate_file(args.transactions)
+    if args.attributes:
+        validate_customers(args.attributes)
+    started = time.perf_counter()
+    with run_output(paths, "demo", args.verbose) as display:
+        ok, detail = run_pipeline(
+            args.transactions,
+            args.customers,
+            args.seed,
+            attributes=args.attributes,
+            accept_changes=args.accept_changes,
+            progress=display.logger(),
+        )
+    seconds = time.perf_counter() - started
+    return _report(ok, detail, paths, "pipeline", f"FTI demo finished in {seconds:.0f} s")
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    """New transactions (say, a new day's file) added to the loaded ones, features rebuilt
+    incrementally from the earliest new day, then training, scoring and serving as usual."""
+    paths = prepare_environment()
+    if not paths.warehouse.exists():
+        print("fti: nothing is loaded yet: run `fti demo` first", file=sys.stderr)
+        return 2
+    first_day = validate_file(args.transactions)
+    if first_day is None:
+        print(f"fti: {args.transactions}: no row has a usable transaction_ts", file=sys.stderr)
+        return 2
+    if args.attributes:
+        validate_customers(args.attributes)
+    started = time.perf_counter()
+    with run_output(paths, "update", args.verbose) as display:
+        ok, detail = run_pipeline(
+            args.transactions,
+            append=True,
+            incremental_from=first_day,
+            attributes=args.attributes,
+            accept_changes=args.accept_changes,
+            progress=display.logger(),
+        )
+    seconds = time.perf_counter() - started
+    headline = f"Update finished in {seconds:.0f} s; features rebuilt from {first_day}"
+    return _report(ok, detail, paths, "update", headline)
+
+
+def cmd_daily(args: argparse.Namespace) -> int:
+    """Run daily partitions (files landed in FTI_HOME/landing/<day>.csv) as one run."""
+    paths = prepare_environment()
+    if not paths.warehouse.exists():
+        print("fti: nothing is loaded yet: run `fti demo` first", file=sys.stderr)
+        return 2
+    with run_output(paths, "daily", args.verbose) as display:
+        ok, detail = run_days(args.first, args.last, progress=display.logger())
+    headline = f"Days {args.first}..{args.last or args.first} processed"
+    return _report(ok, detail, paths, "daily run", headline)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    report = status(prepare_environment())
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print_summary(report, f"Published {report['published_at'] or 'nothing yet'}")
+    return 0
+
+
+_ATTRIBUTES_HELP = (
+    "CSV/Parquet of current customer attributes (customer_id, updated_at, country, segment, "
+    "...); the dbt snapshot keeps every change"
+)
+_ACCEPT_HELP = (
+    "publish even if features lost rows or gained nulls against the last published build of "
+    "the same source (when you know the data changed)"
+)
+_VERBOSE_HELP = "show Dagster's and dbt's full logs on screen too (they always go to the log file)"
+
+
+def add_commands(sub) -> None:
+    demo = sub.add_parser("demo", help="run the whole pipeline headless through Dagster")
+    demo.add_argument("--customers", type=int, default=5000, help="customers to generate")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the generated data")
+    demo.add_argument(
+        "--transactions",
+        metavar="PATH",
+        help="your CSV/Parquet log (customer_id, transaction_ts, amount) instead of generated data",
+    )
+    demo.add_argument("--attributes", metavar="PATH", help=_ATTRIBUTES_HELP)
+    demo.add_argument("--accept-changes", action="store_true", help=_ACCEPT_HELP)
+    demo.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    demo.set_defaults(func=cmd_demo)
+
+    update = sub.add_parser("update", help="add new transactions, rebuild incrementally")
+    update.add_argument(
+        "--transactions",
+        metavar="PATH",
+        required=True,
+        help="CSV/Parquet with new rows (same columns as for demo)",
+    )
+    update.add_argument("--attributes", metavar="PATH", help=_ATTRIBUTES_HELP)
+    update.add_argument("--accept-changes", action="store_true", help=_ACCEPT_HELP)
+    update.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    update.set_defaults(func=cmd_update)
+
+    daily = sub.add_parser(
+        "daily", help="process daily partitions from FTI_HOME/landing/<YYYY-MM-DD>.csv"
+    )
+    daily.add_argument("first", help="first day, YYYY-MM-DD")
+    daily.add_argument("last", nargs="?", help="last day (default: the first)")
+    daily.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    daily.set_defaults(func=cmd_daily)
+
+    st = sub.add_parser("status", help="what is built: champion, predictions, tables")
+    st.add_argument("--json", action="store_true", help="one JSON object")
+    st.set_defaults(func=cmd_status)

@@ -1,0 +1,98 @@
+"""Batch inference: score every customer's latest snapshot with the champion."""
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from ml.common.faults import stall_point
+from ml.common.settings import MODEL_NAME
+from ml.features.views import (
+    FeatureViewError,
+    feature_views,
+    load_manifest,
+    required_views,
+    serving_selection,
+)
+from ml.inference import batch_scoring
+from ml.registry import model_registry
+from orchestration.defs.features.dbt_models import dbt_models
+from orchestration.lib.dbt_project import dbt_project
+from orchestration.lib.keys import CHURN_MODEL, PREDICTIONS, PUBLISHED_FEATURES, WAREHOUSE_POOL
+from orchestration.lib.resources import ModelRegistry, Warehouse
+
+
+@dg.asset(
+    key=PREDICTIONS,
+    deps=[
+        get_asset_key_for_model([dbt_models], "customer_features"),
+        PUBLISHED_FEATURES,
+        CHURN_MODEL,
+    ],
+    group_name="inference",
+    kinds={"duckdb", "scikitlearn"},
+    pool=WAREHOUSE_POOL,
+)
+def churn_predictions(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, registry: ModelRegistry
+) -> dg.MaterializeResult:
+    """Churn probability and risk band of every customer at the latest snapshot, scored by
+    `models:/churn@champion`."""
+    client = registry.client()
+    version = model_registry.champion_version(client)
+    if version is None:
+        latest = model_registry.list_versions(client)[:1]
+        if not latest:
+            raise dg.Failure("no model is registered: materialize models/churn_model first")
+        rejected = latest[0]
+        raise dg.Failure(
+            f"no champion: the gate did not promote churn v{rejected['version']} "
+            f"({rejected['gate_reason']}). `fti model list` shows every version; "
+            f"`fti model promote {rejected['version']} --force` serves it anyway."
+        )
+    tags = client.get_model_version(MODEL_NAME, version).tags
+    try:
+        selection = serving_selection(
+            required_views(tags), feature_views(load_manifest(dbt_project().manifest_path))
+        )
+    except FeatureViewError as exc:
+        raise dg.Failure(f"champion churn v{version} cannot be served: {exc}") from exc
+    model = model_registry.load_version(client, version)
+    with warehouse.connect() as con:
+        features = batch_scoring.latest_features(con, selection)
+        predictions = batch_scoring.score(model, features, MODEL_NAME, version)
+        rows = batch_scoring.write_predictions(con, predictions)
+    stall_point("scoring")
+    bands = predictions["risk_band"].value_counts().to_dict()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "model_version": version,
+            "as_of_date": str(predictions["as_of_date"].max()),
+            "mean_churn_probability": float(predictions["churn_probability"].mean()),
+            **{f"risk_{band}": int(bands.get(band, 0)) for band in ("high", "medium", "low")},
+        }
+    )
+
+
+@dg.asset_check(asset=PREDICTIONS, blocking=True)
+def every_customer_scored_once(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Each customer in the features has exactly one prediction, with a probability in [0, 1]."""
+    with warehouse.connect() as con:
+        customers, predicted, distinct, out_of_range = con.execute(
+            f"""
+            select
+                (select count(distinct customer_id) from features.customer_features),
+                count(*),
+                count(distinct customer_id),
+                count(*) filter (where not churn_probability between 0 and 1)
+            from {batch_scoring.PREDICTIONS_TABLE}
+            """
+        ).fetchone()
+    return dg.AssetCheckResult(
+        passed=customers == predicted == distinct and out_of_range == 0,
+        metadata={
+            "customers": customers,
+            "predictions": predicted,
+            "distinct_customers": distinct,
+            "out_of_range": out_of_range,
+        },
+    )

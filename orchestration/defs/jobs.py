@@ -1,0 +1,39 @@
+"""The two ways the graph runs: the whole pipeline once, or a day (or range of days) landed.
+
+All writers share one DuckDB file, which takes one writer process at a time: jobs run
+in-process, one step after another, and every writer is also in the warehouse pool.
+"""
+
+import dagster as dg
+
+from orchestration.defs.ingestion.daily import DAILY
+from orchestration.lib.keys import (
+    DAILY_JOB,
+    DAILY_TRANSACTIONS,
+    PIPELINE_JOB,
+    RAW_CUSTOMER_HISTORY,
+    RAW_CUSTOMERS,
+    RAW_REJECTED,
+    RAW_TRANSACTIONS,
+)
+
+_FULL_LOAD = dg.AssetSelection.assets(
+    RAW_TRANSACTIONS, RAW_CUSTOMERS, RAW_CUSTOMER_HISTORY, RAW_REJECTED
+)
+
+fti_pipeline = dg.define_asset_job(
+    PIPELINE_JOB,
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(DAILY_TRANSACTIONS),
+    executor_def=dg.in_process_executor,
+    description="Ingest, build features, fill the online store, train and gate, score, publish.",
+)
+
+# A run per landed day (or a backfill of a range of days, as one run): the day's rows are
+# appended, dbt rebuilds from that day, and the rest of the graph follows.
+daily_update = dg.define_asset_job(
+    DAILY_JOB,
+    selection=dg.AssetSelection.all() - _FULL_LOAD,
+    executor_def=dg.in_process_executor,
+    partitions_def=DAILY,
+    description="Append the landed files of the run's days; rebuild features incrementally.",
+)

@@ -1,0 +1,69 @@
+"""The dbt project as Dagster sees it: the cached project, its manifest, and the dbt CLI.
+
+Nothing here runs at import time. ``ensure_manifest()`` is called when definitions load
+(``orchestration/definitions.py``) and re-parses only when a dbt file changed; tests call
+``prepare()`` once per session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+
+from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
+
+from ml.common.settings import DBT_PROJECT_DIR, export_environment
+
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def prepare() -> DbtProject:
+    """Write ``target/manifest.json`` with ``dbt parse``."""
+    export_environment()
+    project = dbt_project()
+    project.preparer.prepare(project)
+    return project
+
+
+def ensure_manifest() -> DbtProject:
+    """Re-parse only when a dbt source file is newer than the manifest."""
+    project = dbt_project()
+    manifest = project.manifest_path
+    if manifest.exists():
+        built = manifest.stat().st_mtime
+        sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+        for folder in ("models", "macros", "tests", "snapshots"):
+            sources.extend((DBT_PROJECT_DIR / folder).rglob("*"))
+        if all(p.stat().st_mtime <= built for p in sources if p.is_file()):
+            return project
+    return prepare()
+
+
+def build_args(incremental_from: str | None) -> list[str]:
+    """`dbt build` arguments for a full or an incremental run.
+
+    A full run recreates the incremental models (`--full-refresh`: one CREATE TABLE AS)
+    rather than emptying and refilling them (a temporary table, then an INSERT).
+    Snapshots ignore the flag and keep their history.
+    """
+    if incremental_from is None:
+        return ["build", "--full-refresh"]
+    day = dt.date.fromisoformat(incremental_from)
+    return ["build", "--vars", json.dumps({"incremental_from": day.isoformat()})]
+
+
+class FtiDbtCliResource(DbtCliResource):
+    """dagster-dbt asks the `dbt` executable for its version before every invocation
+    (`dbt --version`, which also asks PyPI for the latest release). The executable is the
+    one installed beside this Python, so its version is the package's."""
+
+    @functools.cached_property
+    def _cli_version(self) -> version.Version:
+        from dbt.version import __version__
+
+        return version.parse(__version__)

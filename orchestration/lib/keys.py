@@ -1,0 +1,31 @@
+"""Every asset key, job and pool name that is not dbt's, defined once and imported.
+
+dbt models' keys come from the translator (``[schema, table]``, the name analysts query) and
+are looked up through dagster-dbt (``dbt_key``), never re-typed.
+"""
+
+import dagster as dg
+
+# Writers of the DuckDB warehouse share this pool; the instance limits it to one at a time.
+WAREHOUSE_POOL = "warehouse"
+
+PIPELINE_JOB = "fti_pipeline"
+DAILY_JOB = "daily_update"
+
+RAW_TRANSACTIONS = dg.AssetKey(["raw", "transactions"])
+RAW_CUSTOMERS = dg.AssetKey(["raw", "customers"])
+RAW_CUSTOMER_HISTORY = dg.AssetKey(["raw", "customer_history"])
+RAW_REJECTED = dg.AssetKey(["raw", "rejected_transactions"])
+DAILY_TRANSACTIONS = dg.AssetKey(["raw", "daily_transactions"])
+
+PUBLISHED_FEATURES = dg.AssetKey(["published", "features"])
+ONLINE_FEATURE_STORE = dg.AssetKey(["online", "feature_store"])
+CHURN_MODEL = dg.AssetKey(["models", "churn_model"])
+PREDICTIONS = dg.AssetKey(["predictions", "churn_predictions"])
+DASHBOARD_SNAPSHOT = dg.AssetKey(["published", "dashboard_snapshot"])
+ONLINE_PREDICTIONS = dg.AssetKey(["monitoring", "online_predictions"])
+
+
+def relation_key(relation: str) -> dg.AssetKey:
+    """The key of a warehouse table named ``schema.table``: the translator's rule for dbt models."""
+    return dg.AssetKey(relation.split("."))

@@ -1,0 +1,182 @@
+"""Running the code location's jobs, in-process, in the Dagster instance under ``FTI_HOME``.
+
+The CLI and the tests start runs here, so runs they start are the runs ``fti ui`` shows. A
+run reports its steps to an optional ``progress`` (the CLI's display); without one, Dagster's
+console logger prints as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from ml.common.settings import Paths, export_environment
+from orchestration.lib.keys import DAILY_JOB, PIPELINE_JOB
+from orchestration.lib.recovery import reap_dead_runs, run_tags
+
+DAGSTER_YAML = """\
+# Written by fti. Every asset that writes the DuckDB warehouse is in the `warehouse` pool;
+# a limit of 1 keeps them from running at the same time, even from the UI.
+telemetry:
+  enabled: false
+# Runs launched from the UI whose worker dies are marked failed by the daemon (runs started by
+# `fti` are checked by fti itself; see orchestration/lib/recovery.py).
+run_monitoring:
+  enabled: true
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+def prepare_environment() -> Paths:
+    """Resolve ``FTI_HOME``, write the instance's dagster.yaml, and put this Python's
+    executables (dbt, which dagster-dbt runs) first on PATH."""
+    paths = export_environment()
+    paths.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = paths.dagster_home / "dagster.yaml"
+    if not config.exists() or config.read_text() != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return paths
+
+
+def load_definitions() -> dg.Definitions:
+    """The code location's definitions (the dbt manifest is re-parsed only when stale)."""
+    from orchestration.definitions import defs
+
+    return defs()
+
+
+def execute(
+    job: str,
+    ops: dict[str, object] | None = None,
+    tags: dict[str, str] | None = None,
+    progress: dg.LoggerDefinition | None = None,
+) -> tuple[bool, str]:
+    """Run a job in-process, recorded in the instance under ``FTI_HOME``.
+
+    Returns (True, run id) or (False, each failed step with its innermost error).
+    """
+    prepare_environment()
+    job_def = load_definitions().resolve_job_def(job)
+    if progress is None:
+        loggers = {"console": {"config": {"log_level": "INFO"}}}
+    else:
+        job_def = job_def.with_logger_defs({**job_def.loggers, "fti_progress": progress})
+        loggers = {"fti_progress": {}}
+    run_config: dict[str, object] = {"loggers": loggers}
+    if ops:
+        run_config["ops"] = ops
+    with dg.DagsterInstance.get() as instance:
+        for run_id in reap_dead_runs(instance):
+            print(
+                f"fti: run {run_id} had died; marked failed, its pool slot freed", file=sys.stderr
+            )
+        result = job_def.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            tags={**(tags or {}), **run_tags()},
+            raise_on_error=False,
+        )
+    if result.success:
+        return True, result.run_id
+    failures = [
+        f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
+        for event in result.all_events
+        if event.is_step_failure and event.event_specific_data.error is not None
+    ]
+    return False, "\n".join(failures) or f"run {result.run_id} failed"
+
+
+def _root_cause(error) -> str:
+    """The innermost error's message: Dagster wraps the user's exception in its own."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def run_pipeline(
+    transactions: str | None = None,
+    customers: int = 5000,
+    seed: int = 7,
+    append: bool = False,
+    incremental_from: str | None = None,
+    attributes: str | None = None,
+    training: dict[str, object] | None = None,
+    accept_changes: bool = False,
+    progress: dg.LoggerDefinition | None = None,
+) -> tuple[bool, str]:
+    """Run the whole asset graph once.
+
+    With ``append`` the file's rows join those already loaded and dbt rebuilds incrementally
+    from ``incremental_from`` (the earliest new day); the rest of the graph runs as usual.
+    ``training`` overrides the training asset's config (candidates, folds, ...);
+    ``accept_changes`` lets the quality gate publish a build that lost rows or gained nulls
+    against the last one (a known change of the data, not a broken feed).
+    """
+    ingest_config: dict[str, object] = {"customers": customers, "seed": seed, "append": append}
+    if transactions:
+        ingest_config["transactions_path"] = str(Path(transactions).resolve())
+    if attributes:
+        ingest_config["customers_path"] = str(Path(attributes).resolve())
+    ops: dict[str, object] = {
+        "raw_transaction_log": {"config": ingest_config},
+        "dbt_models": {"config": {"incremental_from": incremental_from}},
+    }
+    if training:
+        ops["models__churn_model"] = {"config": training}
+    if accept_changes:
+        ops["published__features"] = {"config": {"max_row_drop": 1.0, "max_null_rate_rise": 1.0}}
+    return execute(PIPELINE_JOB, ops=ops, progress=progress)
+
+
+def run_days(
+    first: str,
+    last: str | None = None,
+    training: dict[str, object] | None = None,
+    progress: dg.LoggerDefinition | None = None,
+) -> tuple[bool, str]:
+    """Materialize the daily partitions first..last as one run of the `daily_update` job:
+    their landed files are appended and features rebuilt incrementally from ``first``."""
+    return execute(
+        DAILY_JOB,
+        ops={"models__churn_model": {"config": training}} if training else None,
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last or first,
+        },
+        progress=progress,
+    )
+
+
+def status(paths: Paths) -> dict[str, object]:
+    """What is built, read from the published snapshot and the registry, never the warehouse."""
+    from ml.features import quality_gate
+    from ml.inference import publication
+    from ml.monitoring import health
+    from ml.registry import model_registry
+
+    manifest = publication.read_manifest(paths) or {}
+    features = quality_gate.read_publication(paths) or {}
+    champion = None
+    if (paths.mlflow_dir / "mlflow.db").exists():
+        champion = model_registry.champion_summary(model_registry.configure(paths))
+    return {
+        "fti_home": str(paths.home),
+        "champion": champion,
+        "predictions": manifest.get("predictions", {"rows": 0, "as_of": None}),
+        "rejected_rows": manifest.get("rejected_rows", 0),
+        "rejected_by_reason": manifest.get("rejected_by_reason", {}),
+        "tables": manifest.get("tables", {}),
+        "published_at": manifest.get("published_at"),
+        "dagster_run_id": manifest.get("dagster_run_id"),
+        "features_published_at": features.get("published_at"),
+        "features_database": str(quality_gate.database_path(paths)),
+        "health": health.read(paths),
+    }

@@ -1,0 +1,137 @@
+"""What several test modules share: the venv's executables, a private FTI_HOME, a dbt build
+against a given warehouse, small training frames, and content fingerprints of tables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.common import model_input
+from ml.common.settings import DBT_PROJECT_DIR, Paths
+from ml.registry import model_registry
+from ml.training import candidates, evaluation, model_gate, trainer
+
+BIN = Path(sys.executable).parent
+# One family, one validation fold: for tests about data flow, not about the model.
+LIGHT_TRAINING = {"candidates": ["logistic_regression"], "cv_folds": 1}
+
+
+def point_env_at(home: Path, mp: pytest.MonkeyPatch) -> Paths:
+    """Point every location variable at ``home`` (for code that resolves FTI_HOME itself:
+    the CLI, dbt, the API); ``mp`` restores them."""
+    paths = Paths(home.resolve())
+    mp.setenv("FTI_HOME", str(paths.home))
+    mp.setenv("FTI_WAREHOUSE", str(paths.warehouse))
+    mp.setenv("MLFLOW_TRACKING_URI", paths.tracking_uri)
+    mp.setenv("DAGSTER_HOME", str(paths.dagster_home))
+    mp.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    return paths
+
+
+def dbt_build(warehouse: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`dbt build` as an analytics engineer runs it, against a given warehouse file."""
+    env = {
+        **os.environ,
+        "FTI_WAREHOUSE": str(warehouse),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        [str(BIN / "dbt"), "build", "--quiet", *extra],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> list[int]:
+    """Row count and an order-independent hash of every row's content."""
+    return list(con.execute(f"select count(*), bit_xor(hash(t)) from {relation} t").fetchone())
+
+
+# The feature, label and training tables a pipeline run builds.
+BUILT_TABLES = (
+    "features.customer_features",
+    "features.customer_features_v2",
+    "features.customer_attributes",
+    "features.feature_snapshot_dates",
+    "features.int_customer_daily",
+    "training.churn_labels",
+    "training.training_set",
+)
+
+
+def content_fingerprints(paths: Paths) -> dict[str, object]:
+    """Fingerprints of what a run built: its tables, its predictions (without the time they
+    were made), and the champion's family and holdout metrics."""
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        found: dict[str, object] = {t: fingerprint(con, t) for t in BUILT_TABLES}
+        found["predictions"] = list(
+            con.execute(
+                "select count(*), bit_xor(hash(customer_id, churn_probability, risk_band, "
+                "as_of_date)) from predictions.churn_predictions"
+            ).fetchone()
+        )
+    champion = model_registry.champion_summary(model_registry.configure(paths))
+    found["champion_family"] = champion["family"]
+    found["champion_metrics"] = champion["metrics"]
+    return found
+
+
+def synthetic(n: int, seed: int) -> pd.DataFrame:
+    """A tiny training-set-shaped frame whose label depends on recency."""
+    rng = np.random.default_rng(seed)
+    recency = rng.integers(0, 200, size=n)
+    spend = rng.gamma(2.0, 30.0, size=n)
+    # Recency and low spend both drive churn, so a model can beat the recency-only baseline.
+    churned = rng.uniform(size=n) < np.clip(recency / 200 + 0.4 * (spend < 40) - 0.2, 0, 1)
+    churned = churned.astype(int)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "event_timestamp": pd.Timestamp("2024-01-01"),
+            "customer_features__recency_days": recency,  # for the baseline
+            "on_demand__days_since_last_purchase": recency + 1,  # the model's input
+            "spend_90d": spend,
+            "country": rng.choice(["DE", "FR"], size=n),
+            "churned": churned,
+        }
+    )
+
+
+def small(iterations: int) -> trainer.TrainingParams:
+    return trainer.TrainingParams(
+        hyperparameters=candidates.Hyperparameters(hgb_max_iter=iterations)
+    )
+
+
+def register(client, model, holdout, params):
+    scored = trainer.evaluate(model, holdout, params.threshold)
+    champion = model_registry.champion_version(client)
+    champion_score = None
+    if champion is not None:
+        previous = model_registry.load_version(client, champion)
+        champion_score = trainer.evaluate(previous, holdout, params.threshold).metrics["pr_auc"]
+    decision = model_gate.decide(
+        scored.metrics["pr_auc"],
+        evaluation.baseline(holdout).metrics["pr_auc"],
+        champion_score,
+    )
+    return model_registry.log_and_register(
+        client,
+        model,
+        sample=model_input.model_input(holdout.head(20), model_input.input_columns(model)),
+        params={"kind": "test"},
+        metrics=scored.metrics,
+        tags={"test": "yes"},
+        decision=decision,
+    )
