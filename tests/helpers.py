@@ -37,13 +37,22 @@ def point_env_at(home: Path, mp: pytest.MonkeyPatch) -> Paths:
 
 def dbt_build(warehouse: Path, *extra: str) -> subprocess.CompletedProcess:
     """`dbt build` as an analytics engineer runs it, against a given warehouse file."""
+    return _dbt(warehouse, "build", "--quiet", *extra)
+
+
+def dbt_test_units(warehouse: Path) -> subprocess.CompletedProcess:
+    """dbt's `unit_tests:` (they need the models' parents to exist in ``warehouse``)."""
+    return _dbt(warehouse, "test", "--select", "test_type:unit")
+
+
+def _dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "FTI_WAREHOUSE": str(warehouse),
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
     }
     result = subprocess.run(
-        [str(BIN / "dbt"), "build", "--quiet", *extra],
+        [str(BIN / "dbt"), *args],
         cwd=DBT_PROJECT_DIR,
         env=env,
         capture_output=True,

@@ -8,9 +8,11 @@ from orchestration.lib.dbt_project import build_args
 
 
 def test_dbt_build_args():
-    assert build_args(None) == ["build", "--full-refresh"]
+    no_unit_tests = ["--exclude-resource-type", "unit_test"]
+    assert build_args(None) == ["build", *no_unit_tests, "--full-refresh"]
     assert build_args("2025-11-20") == [
         "build",
+        *no_unit_tests,
         "--vars",
         '{"incremental_from": "2025-11-20"}',
     ]

@@ -13,7 +13,7 @@
 with
 
 features as (
-    select * from {{ ref('customer_features') }}
+    select * from {{ ref('customer_features', v=1) }}
 ),
 
 snapshot_dates as (

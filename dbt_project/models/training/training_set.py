@@ -18,7 +18,7 @@ def model(dbt, session):
     # The feature views used below. dbt reads a Python model's refs literally, so these
     # declare the dependencies; the check below keeps them in step with the config.
     referenced = {"customer_features", "customer_attributes"}
-    dbt.ref("customer_features")
+    dbt.ref("customer_features", v=1)
     dbt.ref("customer_attributes")
     manifest = load_manifest(Path(os.environ.get("DBT_TARGET_PATH", "target")) / "manifest.json")
     selection = resolve(feature_views(manifest), dbt.config.get("feature_views"))

@@ -8,7 +8,7 @@ import yaml
 
 from ml.common.settings import REPO_ROOT
 from ml.ingestion.raw_log import ingest_file
-from tests.helpers import dbt_build
+from tests.helpers import dbt_build, dbt_test_units
 
 LOG = """customer_id,transaction_ts,amount
 A,2024-01-01 09:00,10.0
@@ -41,14 +41,21 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory, dbt_manifest):
+def built(tmp_path_factory, dbt_manifest):
+    """The hand-computed log built by dbt, and dbt's unit tests run against it (they need the
+    models' parents to exist, and dbt must open the file before this process does)."""
     folder = tmp_path_factory.mktemp("hand")
     path = folder / "warehouse.duckdb"
     (folder / "log.csv").write_text(LOG)
     with duckdb.connect(str(path)) as con:
         ingest_file(con, folder / "log.csv")
     dbt_build(path)
-    con = duckdb.connect(str(path), read_only=True)
+    return path, dbt_test_units(path)
+
+
+@pytest.fixture(scope="module")
+def warehouse(built):
+    con = duckdb.connect(str(built[0]), read_only=True)
     yield con
     con.close()
 
@@ -60,6 +67,13 @@ def test_features_as_of_a_date(warehouse):
         [AS_OF],
     ).fetchall()
     assert {r[0]: tuple(r[1:]) for r in rows} == EXPECTED
+
+
+def test_dbt_unit_tests_of_the_window_and_horizon_edges(built):
+    """The same edges as dbt `unit_tests:` (models/features/customer_features.yml,
+    models/training/churn_labels.yml), as an analytics engineer runs them."""
+    result = built[1]
+    assert "PASS=3 " in result.stdout and "ERROR=0" in result.stdout, result.stdout
 
 
 def test_customers_appear_from_their_first_purchase(warehouse):
