@@ -37,7 +37,7 @@ def _model():
 
 def _selection(tags):
     from ml.features.views import feature_views, load_manifest, required_views, serving_selection
-    from orchestration.project import dbt_project
+    from orchestration.lib.dbt_project import dbt_project
 
     return serving_selection(
         required_views(tags), feature_views(load_manifest(dbt_project().manifest_path))

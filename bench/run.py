@@ -169,6 +169,16 @@ def verdict(key: str, value: float) -> str:
     return f"{sense} {limit:g}: {'met' if met else '**not met**'}"
 
 
+KEPT = "## Measurements behind choices in the code"
+
+
+def _kept_sections(path: Path) -> str:
+    """The hand-kept section of RESULTS.md (figures the code's comments refer to), carried
+    over when the generated part is rewritten."""
+    text = path.read_text() if path.exists() else ""
+    return "\n" + text[text.index(KEPT) :] if KEPT in text else ""
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [
@@ -303,7 +313,7 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     results["total_minutes"] = round((time.perf_counter() - started) / 60, 1)
     write_json(args.out, results)
-    args.markdown.write_text(markdown(results))
+    args.markdown.write_text(markdown(results) + _kept_sections(args.markdown))
     log(f"wrote {args.out} and {args.markdown} in {results['total_minutes']} minutes")
 
 

@@ -1,5 +1,6 @@
--- Feature joins key on hash(customer_id) (an integer join is about twice as fast as one on
--- text); two customers sharing a hash would mix their histories, so a collision fails here.
+-- Feature joins key on hash(customer_id) (an integer join is faster than one on text; see
+-- bench/RESULTS.md); two customers sharing a hash would mix their histories, so a collision
+-- fails here.
 {{ config(meta={'dagster': {'ref': {'name': 'stg_customers'}}}) }}  -- a check on this asset in Dagster
 
 select hash(customer_id) as customer_key, count(*) as customers

@@ -69,8 +69,8 @@ def _usable_rows(
     snapshot instead of the whole timeline.
 
     The exact bounds are on the ``available_at`` expression. A DATE column's is shifted by a
-    day, which DuckDB cannot push into the scan; a looser copy on the bare column can be
-    (scoring's timeline scan at 10M transactions: 3.0 -> 2.2 s of CPU).
+    day, which DuckDB cannot push into the scan; a looser copy on the bare column can be, and
+    cuts the scan of the timeline (bench/RESULTS.md).
     """
     if last is None:  # an empty spine
         return "false"

@@ -1,11 +1,11 @@
 """A fitted HistGradientBoostingClassifier evaluated in plain Python, for a few rows at a time.
 
-scikit-learn predicts tree by tree, each through an OpenMP loop: on one row that is ~10 µs of
-set-up per tree, 2 ms for the default 200 trees, the largest part of an online request. Here
-each tree's nodes are Python lists and one row walks them (~7 comparisons per tree). It is
-the same arithmetic in the same order (threshold tests in float64, missing values routed as
-the tree says, leaf values added to the baseline one iteration after another, the model's own
-link function), so the probabilities are bit-identical to ``predict_proba`` (tested).
+scikit-learn predicts tree by tree, each through an OpenMP loop whose set-up, paid per tree,
+is the largest part of an online request for one row (bench/RESULTS.md). Here each tree's
+nodes are Python lists and one row walks them (~7 comparisons per tree). It is the same
+arithmetic in the same order (threshold tests in float64, missing values routed as the tree
+says, leaf values added to the baseline one iteration after another, the model's own link
+function), so the probabilities are bit-identical to ``predict_proba`` (tested).
 """
 
 from __future__ import annotations

@@ -111,11 +111,12 @@ def fast_scorer(model: Pipeline) -> Callable[[list[dict]], np.ndarray] | None:
     """Score feature dicts straight into the fitted classifier, skipping pandas.
 
     On one row, building a DataFrame, fixing its dtypes and running the ColumnTransformer
-    cost about 10 ms; the tree ensemble itself about 2 ms. The preprocessing here is what
-    the fitted ColumnTransformer does (numbers passed through as float64, one-hot columns in
-    the encoder's category order, an unseen category all zeros, a missing one 'unknown'), so
-    the probabilities are the pipeline's to the last bit (the API/batch parity test checks
-    it). Pipelines whose numbers are transformed (imputed, scaled) keep the pandas path.
+    cost several times what the tree ensemble does (bench/RESULTS.md). The preprocessing
+    here is what the fitted ColumnTransformer does (numbers passed through as float64,
+    one-hot columns in the encoder's category order, an unseen category all zeros, a missing
+    one 'unknown'), so the probabilities are the pipeline's to the last bit (the API/batch
+    parity test checks it). Pipelines whose numbers are transformed (imputed, scaled) keep
+    the pandas path.
     """
     preprocess = model.named_steps["preprocess"]
     classifier = model.named_steps["classifier"]

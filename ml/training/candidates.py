@@ -71,7 +71,7 @@ def build(
     elif family == RANDOM_FOREST:
         numbers = "passthrough"
         # Trained on every core; set to one core before registering, because a single-row
-        # predict with n_jobs=-1 is ~5x slower on two cores (joblib's start-up cost).
+        # predict on every core pays joblib's start-up each time (bench/RESULTS.md).
         classifier = RandomForestClassifier(
             n_estimators=params.rf_n_estimators,
             max_depth=params.rf_max_depth,

@@ -149,8 +149,8 @@ def fit(
     params: TrainingParams,
     family: str = families.HIST_GRADIENT_BOOSTING,
 ) -> Pipeline:
-    # At 10M transactions the training period holds 26M rows: fitting them all took over ten
-    # minutes and 19.5 GB; a 1M-row sample fits in about a minute (holdout PR AUC 0.853 there).
+    # A large log's training period holds tens of millions of rows; fitting a sample costs
+    # a fraction of the time and memory for the same holdout quality (bench/RESULTS.md).
     # The holdout is never sampled.
     if len(train) > params.fit_max_rows:
         train = train.sample(params.fit_max_rows, random_state=params.hyperparameters.random_state)

@@ -9,7 +9,15 @@ feature, a label or the model must update them, and say so.
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from ml.features.views import feature_views, load_manifest
+
+# A model version records the fingerprints of the views it was trained on and is served only
+# where they still match: moving files must not change them.
+VIEW_FINGERPRINTS = {
+    ("customer_attributes", 1): "e841b5ee0f57be7e",
+    ("customer_features", 1): "88d57dfdf7bda721",
+    ("customer_features", 2): "73ef3cbd710705fc",
+}
 
 BEFORE_THE_MOVE = {
     "features.customer_features": [66701, 14499642660454761924],
@@ -50,3 +58,8 @@ def test_tables_and_predictions_are_those_built_before_the_move(first_build):
 def test_champion_is_the_one_trained_before_the_move(first_build):
     assert first_build["champion_family"] == CHAMPION_FAMILY
     assert first_build["champion_metrics"] == pytest.approx(CHAMPION_METRICS, abs=1e-6)
+
+
+def test_feature_view_fingerprints_are_those_before_the_move(dbt_manifest):
+    views = feature_views(load_manifest(dbt_manifest))
+    assert {(v.name, v.version): v.fingerprint for v in views} == VIEW_FINGERPRINTS
