@@ -36,7 +36,8 @@ def _model():
 
 
 def _selection(tags):
-    from ml.features.views import feature_views, load_manifest, required_views, serving_selection
+    from ml.features.dbt_manifest import load_manifest
+    from ml.features.views import feature_views, required_views, serving_selection
     from orchestration.lib.dbt_project import dbt_project
 
     return serving_selection(

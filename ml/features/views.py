@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass
-from functools import cache
-from pathlib import Path
-
-import yaml
 
 from ml.common.errors import FtiError
-from ml.common.settings import DBT_PROJECT_DIR
+from ml.features.dbt_manifest import VAR_REFERENCE, load_manifest, project_vars
 
 
 @dataclass(frozen=True)
@@ -49,27 +44,6 @@ class FeatureViewError(FtiError, ValueError):
     """A feature view is declared inconsistently in dbt, or a requested one does not exist."""
 
 
-def manifest_path() -> Path:
-    return DBT_PROJECT_DIR / "target" / "manifest.json"
-
-
-def load_manifest(path: Path | None = None) -> dict:
-    path = path or manifest_path()
-    if not path.exists():
-        raise FeatureViewError(f"no dbt manifest at {path}: run `dbt parse` (fti does it for you)")
-    return json.loads(path.read_text())
-
-
-_VAR = re.compile(r"""\bvar\(\s*['"](\w+)['"]""")
-
-
-@cache
-def project_vars() -> dict[str, object]:
-    """The vars as dbt_project.yml sets them (the values every fti run uses)."""
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    return dict(project.get("vars") or {})
-
-
 def _fingerprint(manifest: dict, unique_id: str, spec: dict) -> str:
     nodes = {**manifest["nodes"], **manifest.get("sources", {})}
     seen: dict[str, str] = {}
@@ -81,7 +55,7 @@ def _fingerprint(manifest: dict, unique_id: str, spec: dict) -> str:
             continue
         node = nodes[uid]
         seen[uid] = node.get("checksum", {}).get("checksum", uid)
-        used.update(_VAR.findall(node.get("raw_code", "")))
+        used.update(VAR_REFERENCE.findall(node.get("raw_code", "")))
         stack.extend(node.get("depends_on", {}).get("nodes", []))
     values = project_vars()
     parts = {

@@ -12,7 +12,8 @@ from ml.common import model_input
 from ml.common.settings import MODEL_NAME
 from ml.common.warehouse import connect
 from ml.features import on_demand, online_store
-from ml.features.views import feature_views, load_manifest
+from ml.features.dbt_manifest import load_manifest
+from ml.features.views import feature_views
 from ml.registry import model_registry
 from ml.training.model_gate import decide
 from tests.helpers import point_env_at

@@ -258,6 +258,7 @@ def test_champion_with_other_feature_definitions_is_not_served(built_home):
     """Batch scoring refuses a model trained on other feature definitions; the predictions
     already published stay as they were."""
     from orchestration.defs.inference.batch_predictions import churn_predictions
+    from orchestration.lib.resources import resources_for
 
     client = model_registry.configure(built_home)
     version = model_registry.champion_version(client)
@@ -267,7 +268,9 @@ def test_champion_with_other_feature_definitions_is_not_served(built_home):
         before = con.execute("select * from predictions.churn_predictions").df()
     client.set_model_version_tag("churn", version, tag, "v1:0123456789abcdef")
     try:
-        result = dg.materialize([churn_predictions], raise_on_error=False)
+        result = dg.materialize(
+            [churn_predictions], resources=resources_for(built_home), raise_on_error=False
+        )
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "fingerprint 0123456789abcdef" in str(failure.event_specific_data.error)

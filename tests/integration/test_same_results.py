@@ -9,7 +9,8 @@ feature, a label or the model must update them, and say so.
 
 import pytest
 
-from ml.features.views import feature_views, load_manifest
+from ml.features.dbt_manifest import load_manifest
+from ml.features.views import feature_views
 
 # A model version records the fingerprints of the views it was trained on and is served only
 # where they still match: moving files must not change them.

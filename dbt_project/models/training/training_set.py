@@ -11,8 +11,9 @@ from pathlib import Path
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    from ml.features.dbt_manifest import load_manifest
     from ml.features.retrieval import retrieval_sql
-    from ml.features.views import feature_views, load_manifest, resolve
+    from ml.features.views import feature_views, resolve
 
     labels = dbt.ref("churn_labels")
     # The feature views used below. dbt reads a Python model's refs literally, so these

@@ -3,7 +3,8 @@
 import dagster as dg
 
 from ml.features import online_store
-from ml.features.views import feature_views, load_manifest
+from ml.features.dbt_manifest import load_manifest
+from ml.features.views import feature_views
 from orchestration.lib.dbt_project import dbt_project
 from orchestration.lib.keys import ONLINE_FEATURE_STORE, PUBLISHED_FEATURES, WAREHOUSE_POOL
 from orchestration.lib.resources import FtiHome, Warehouse

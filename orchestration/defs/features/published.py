@@ -11,8 +11,9 @@ import dagster as dg
 from pydantic import Field
 
 from ml.features import quality_gate
+from ml.features.dbt_manifest import load_manifest
 from ml.features.quality_gate import QualityRules
-from ml.features.views import feature_views, load_manifest
+from ml.features.views import feature_views
 from ml.monitoring import health
 from orchestration.lib.dbt_project import dbt_project
 from orchestration.lib.keys import PUBLISHED_FEATURES, WAREHOUSE_POOL, relation_key

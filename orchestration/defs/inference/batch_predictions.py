@@ -5,13 +5,8 @@ from dagster_dbt import get_asset_key_for_model
 
 from ml.common.faults import stall_point
 from ml.common.settings import MODEL_NAME
-from ml.features.views import (
-    FeatureViewError,
-    feature_views,
-    load_manifest,
-    required_views,
-    serving_selection,
-)
+from ml.features.dbt_manifest import load_manifest
+from ml.features.views import FeatureViewError, feature_views, required_views, serving_selection
 from ml.inference import batch_scoring
 from ml.registry import model_registry
 from orchestration.defs.features.dbt_models import dbt_models

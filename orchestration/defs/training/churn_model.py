@@ -10,7 +10,8 @@ from dagster_dbt import get_asset_key_for_model
 
 from ml.common import model_input
 from ml.features import on_demand
-from ml.features.views import lineage_tags, load_manifest, training_set_selection
+from ml.features.dbt_manifest import load_manifest
+from ml.features.views import lineage_tags, training_set_selection
 from ml.registry import model_registry, provenance
 from ml.training import candidates, evaluation, model_gate, slices, trainer
 from ml.training.model_selection import select_model

@@ -4,8 +4,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from ml.features.dbt_manifest import load_manifest
 from ml.features.retrieval import get_historical_features
-from ml.features.views import feature_views, load_manifest, resolve
+from ml.features.views import feature_views, resolve
 from ml.ingestion.raw_log import InputError, ingest_customers, ingest_file
 from tests.helpers import dbt_build
 
