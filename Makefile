@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FEAST_VENV := .venv-feast
 FEAST_STAMP := $(FEAST_VENV)/.installed
 
-.PHONY: install demo test lint bench bench-feast clean
+.PHONY: install demo test test-quick lint bench bench-feast clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: install
 
 test: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+# The quick loop: everything but the tests that run whole pipelines through Dagster.
+test-quick: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

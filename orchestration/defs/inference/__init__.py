@@ -1,0 +1,1 @@
+"""The inference pipeline: batch scoring with the champion, and the published snapshot."""

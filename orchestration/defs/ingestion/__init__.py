@@ -1,0 +1,1 @@
+"""Raw data in: the whole log (generated or a file) and landed daily files."""

@@ -1,0 +1,1 @@
+"""Monitoring: what the online service did, loaded into the warehouse."""

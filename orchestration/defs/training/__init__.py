@@ -1,0 +1,1 @@
+"""The training pipeline: select, fit, evaluate, register and gate the churn model."""
