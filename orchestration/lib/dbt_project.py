@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
@@ -60,9 +61,29 @@ def build_args(incremental_from: str | None) -> list[str]:
 
 
 class FtiDbtCliResource(DbtCliResource):
-    """dagster-dbt asks the `dbt` executable for its version before every invocation
-    (`dbt --version`, which also asks PyPI for the latest release). The executable is the
-    one installed beside this Python, so its version is the package's."""
+    """dbt on the project's warehouse.
+
+    ``warehouse`` reaches dbt's profile as ``FTI_WAREHOUSE`` for the one invocation, so the
+    resource, not the process environment, decides which file dbt builds. dagster-dbt also
+    asks the `dbt` executable for its version before every invocation (`dbt --version`,
+    which asks PyPI for the latest release); the executable is the one installed beside this
+    Python, so its version is the package's.
+    """
+
+    warehouse: str | None = None
+
+    def cli(self, args, **kwargs):
+        if self.warehouse is None:
+            return super().cli(args, **kwargs)
+        before = os.environ.get("FTI_WAREHOUSE")
+        os.environ["FTI_WAREHOUSE"] = self.warehouse  # dagster-dbt copies the environment
+        try:
+            return super().cli(args, **kwargs)
+        finally:
+            if before is None:
+                os.environ.pop("FTI_WAREHOUSE", None)
+            else:
+                os.environ["FTI_WAREHOUSE"] = before
 
     @functools.cached_property
     def _cli_version(self) -> version.Version:

@@ -18,23 +18,19 @@ import duckdb
 from mlflow.tracking import MlflowClient
 
 from ml.common import warehouse
-from ml.common.settings import Paths, export_environment
+from ml.common.settings import Paths
 from ml.registry import model_registry
 from orchestration.lib.dbt_project import FtiDbtCliResource, dbt_project
 
 
 class FtiHome(dg.ConfigurableResource):
-    """``FTI_HOME``: the warehouse, registry, published snapshots and Dagster instance."""
+    """``FTI_HOME``: where published features, snapshots, the online store and logs go."""
 
     home: str
 
     @property
     def paths(self) -> Paths:
         return Paths(Path(self.home))
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # dbt (profiles.yml) and MLflow find their stores through the environment.
-        export_environment(self.paths)
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -65,6 +61,8 @@ def resources_for(paths: Paths) -> dict[str, object]:
         "registry": ModelRegistry(home=str(paths.home)),
         # The dbt installed beside this Python, whatever PATH says.
         "dbt": FtiDbtCliResource(
-            project_dir=dbt_project(), dbt_executable=str(Path(sys.executable).parent / "dbt")
+            project_dir=dbt_project(),
+            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+            warehouse=str(paths.warehouse),
         ),
     }

@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 import duckdb
+import pytest
 
 from ml.common.settings import Paths
 from ml.monitoring.prediction_log import log_folder
@@ -34,6 +35,27 @@ def test_resources_for_one_home_point_every_store_inside_it(tmp_path):
     assert resources["fti_home"].paths == paths
     assert resources["warehouse"].path == str(paths.warehouse)
     assert resources["registry"].home == str(paths.home)
+    assert resources["dbt"].warehouse == str(paths.warehouse)
+
+
+def test_dbt_builds_the_warehouse_its_resource_names(tmp_path, monkeypatch):
+    """dagster-dbt starts dbt with a copy of the environment: the resource's warehouse is in
+    it for that invocation only."""
+    seen = {}
+
+    def run(*args, env, **kwargs):
+        seen["warehouse"] = env.get("FTI_WAREHOUSE")
+        raise RuntimeError("stop before dbt starts")
+
+    from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+    monkeypatch.setattr(DbtCliInvocation, "run", run)
+    monkeypatch.setenv("FTI_WAREHOUSE", "/somewhere/else.duckdb")
+    dbt = resources_for(Paths(tmp_path / "home"))["dbt"]
+    with pytest.raises(RuntimeError, match="stop before dbt starts"):
+        dbt.cli(["parse"])
+    assert seen["warehouse"] == str(tmp_path / "home" / "warehouse.duckdb")
+    assert os.environ["FTI_WAREHOUSE"] == "/somewhere/else.duckdb"
 
 
 def test_an_asset_writes_only_to_the_home_it_is_given(tmp_path, monkeypatch):
@@ -63,4 +85,5 @@ def test_an_asset_writes_only_to_the_home_it_is_given(tmp_path, monkeypatch):
         ).fetchall()
     assert rows == [("c1", 0.25), ("c2", 0.75)]
     assert not elsewhere.exists()
+    assert os.environ["FTI_HOME"] == str(elsewhere)  # resources do not rewrite the environment
     assert os.listdir(folder / "loaded") == ["part-1.jsonl"]
