@@ -15,8 +15,9 @@ from typing import Annotated
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from ml.common import customer_ids
 from ml.common.errors import FtiError
 from ml.common.settings import Paths
 from ml.common.settings import paths as resolve_paths
@@ -84,8 +85,20 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def _customer_id(raw: str) -> str:
+    """The id as ingestion stored it (``ml.common.customer_ids``), or a 422 saying why not."""
+    normalized = customer_ids.normalize(raw)
+    problem = customer_ids.problem(normalized)
+    if problem is not None:
+        raise ValueError(problem)
+    return normalized
+
+
+# Every id ingestion accepts, normalized the same way; bound as a parameter, never spliced.
 CustomerId = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")
+    str,
+    StringConstraints(min_length=1, max_length=4 * customer_ids.MAX_LENGTH),
+    AfterValidator(_customer_id),
 ]
 
 

@@ -94,6 +94,13 @@ def execute(
     return False, "\n".join(failures) or f"run {result.run_id} failed"
 
 
+def materialized(run_id: str) -> set[dg.AssetKey]:
+    """The assets a run materialized."""
+    with dg.DagsterInstance.get() as instance:
+        events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    return {event.dagster_event.asset_key for event in events}
+
+
 def _root_cause(error) -> str:
     """The innermost error's message: Dagster wraps the user's exception in its own."""
     while error.cause is not None:
@@ -111,6 +118,7 @@ def run_pipeline(
     training: dict[str, object] | None = None,
     accept_changes: bool = False,
     progress: dg.LoggerDefinition | None = None,
+    timezone: str = "UTC",
 ) -> tuple[bool, str]:
     """Run the whole asset graph once.
 
@@ -118,9 +126,15 @@ def run_pipeline(
     from ``incremental_from`` (the earliest new day); the rest of the graph runs as usual.
     ``training`` overrides the training asset's config (candidates, folds, ...);
     ``accept_changes`` lets the quality gate publish a build that lost rows or gained nulls
-    against the last one (a known change of the data, not a broken feed).
+    against the last one (a known change of the data, not a broken feed). ``timezone`` is
+    the zone of the file's timestamps that carry none.
     """
-    ingest_config: dict[str, object] = {"customers": customers, "seed": seed, "append": append}
+    ingest_config: dict[str, object] = {
+        "customers": customers,
+        "seed": seed,
+        "append": append,
+        "timezone": timezone,
+    }
     if transactions:
         ingest_config["transactions_path"] = str(Path(transactions).resolve())
     if attributes:

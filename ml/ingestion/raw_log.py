@@ -3,11 +3,12 @@
 The contract with users is three columns: ``customer_id``, ``transaction_ts`` (a date or a
 timestamp) and ``amount``; ``transaction_id`` and ``quantity`` are optional. A file that breaks
 the contract stops before anything is replaced; rows that break it are set aside in
-``raw.rejected_transactions`` with a reason, and the good rows go on.
+``raw.rejected_transactions`` with a reason, and the good rows go on. How text becomes a
+timestamp and an amount is ``input_rules``; what an id is, ``ml.common.customer_ids``.
 
 Transaction ids are unique in ``raw.transactions``: a second row with an id already in the file
 is rejected, and a row whose id is already loaded (a re-sent file) is skipped and counted, so
-loading the same day twice changes nothing.
+loading the same day twice changes nothing; a bad row already set aside is not set aside again.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ml.common import customer_ids
 from ml.common.errors import FtiError
-from ml.ingestion import load_log
+from ml.ingestion import input_rules, load_log
 
 REQUIRED_COLUMNS = ("customer_id", "transaction_ts", "amount")
 OPTIONAL_COLUMNS = ("transaction_id", "quantity")
@@ -97,6 +99,7 @@ def _publish_raw(
     history_sql: str,
     append: bool = False,
     source: str = "generated",
+    zone: str = "UTC",
 ) -> IngestResult:
     """Replace (or, with ``append``, extend) the raw tables from ``_upload``, atomically.
 
@@ -104,7 +107,8 @@ def _publish_raw(
     among identical rows, so that loading the same file twice (say, a re-sent day) yields
     the same ids, which staging deduplicates, while two identical purchases stay two.
     """
-    present = {r[0] for r in con.execute("describe _upload").fetchall()}
+    types = {r[0]: r[1] for r in con.execute("describe _upload").fetchall()}
+    present = set(types)
     ignored = tuple(sorted(present - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS)))
     given_id = (
         "nullif(trim(cast(transaction_id as varchar)), '')"
@@ -112,6 +116,11 @@ def _publish_raw(
         else "null::varchar"
     )
     quantity = "try_cast(quantity as integer)" if "quantity" in present else "null::integer"
+    customer = customer_ids.normalize_sql("customer_id")
+    ts, ts_reason = input_rules.timestamp_sql("transaction_ts", types["transaction_ts"], zone)
+    amount, amount_reason = input_rules.amount_sql("amount", types["amount"])
+    # Text is read in the file's zone; everything stored, and compared, is UTC.
+    con.execute(f"set TimeZone = '{check_zone(con, zone)}'")
     con.execute("begin transaction")
     try:
         con.execute("create schema if not exists raw")
@@ -122,40 +131,54 @@ def _publish_raw(
                 _row,
                 coalesce(
                     {given_id},
-                    'h' || md5(concat_ws('|', customer_id, transaction_ts, amount, row_number()
-                        over (partition by customer_id, transaction_ts, amount order by _row)))
+                    'h' || md5(concat_ws('|', raw_customer_id, raw_transaction_ts, raw_amount,
+                        row_number() over (partition by raw_customer_id, raw_transaction_ts,
+                        raw_amount order by _row)))
                 ) as transaction_id,
-                nullif(trim(cast(customer_id as varchar)), '') as customer_id,
-                try_cast(transaction_ts as timestamp) as transaction_ts,
-                try_cast(amount as double) as amount,
+                customer_id,
+                transaction_ts,
+                amount,
                 {quantity} as quantity,
-                cast(transaction_ts as varchar) as raw_transaction_ts,
-                cast(amount as varchar) as raw_amount,
-                case
-                    when nullif(trim(cast(customer_id as varchar)), '') is null
-                        then 'missing customer_id'
-                    when try_cast(transaction_ts as timestamp) is null
-                        then 'unparseable transaction_ts'
-                    when try_cast(amount as double) is null then 'unparseable amount'
-                    when not isfinite(try_cast(amount as double)) then 'non-finite amount'
-                    when try_cast(amount as double) <= 0 then 'amount not positive'
-                    when try_cast(transaction_ts as timestamp)
-                        > localtimestamp + interval '{FUTURE_SLACK}'
-                        then 'transaction_ts in the future'
-                    when {given_id} is not null and row_number() over (
-                        partition by {given_id} order by _row) > 1
-                        then 'duplicate transaction_id'
-                end as reject_reason
+                raw_customer_id,
+                raw_transaction_ts,
+                raw_amount,
+                -- A re-sent bad row is recognised by its content and its place among
+                -- identical rows, as a derived transaction id is.
+                md5(concat_ws('|', raw_customer_id, raw_transaction_ts, raw_amount,
+                    row_number() over (partition by raw_customer_id, raw_transaction_ts,
+                    raw_amount order by _row))) as row_key,
+                coalesce(
+                    {customer_ids.problem_sql("customer_id")},
+                    ts_reason,
+                    amount_reason,
+                    case
+                        when transaction_ts > timezone('UTC', now()) + interval '{FUTURE_SLACK}'
+                            then 'transaction_ts in the future'
+                        when {given_id} is not null and row_number() over (
+                            partition by {given_id} order by _row) > 1
+                            then 'duplicate transaction_id'
+                    end
+                ) as reject_reason
             from (
                 select * exclude (customer_id, transaction_ts, amount),
-                       cast(customer_id as varchar) as customer_id,
-                       cast(transaction_ts as varchar) as transaction_ts,
-                       cast(amount as varchar) as amount,
-                       row_number() over () as _row
-                from _upload
+                       {customer} as customer_id,
+                       {ts} as transaction_ts,
+                       {ts_reason} as ts_reason,
+                       {amount} as amount,
+                       {amount_reason} as amount_reason
+                from (
+                    select * exclude (customer_id, transaction_ts, amount),
+                           customer_id, transaction_ts, amount,
+                           cast(customer_id as varchar) as raw_customer_id,
+                           cast(transaction_ts as varchar) as raw_transaction_ts,
+                           cast(amount as varchar) as raw_amount,
+                           row_number() over () as _row
+                    from _upload
+                )
             )
             """
         )
+        con.execute("set TimeZone = 'UTC'")
         exists = {
             r[0]
             for r in con.execute(
@@ -164,10 +187,20 @@ def _publish_raw(
         }
         raw_tables = {"transactions", "rejected_transactions", "customers", "customer_history"}
         append = append and raw_tables <= exists
-        # A re-sent row (its id already loaded) is neither new nor bad: it is skipped.
+        # A re-sent row (its id already loaded) is neither new nor bad: it is skipped; a bad
+        # row already set aside is not set aside again.
         loaded = (
             "transaction_id in (select transaction_id from raw.transactions)" if append else "false"
         )
+        recorded = "false"
+        if append:
+            con.execute(
+                "alter table raw.rejected_transactions add column if not exists row_key varchar"
+            )
+            recorded = (
+                "row_key in (select row_key from raw.rejected_transactions "
+                "where row_key is not null)"
+            )
         good_rows = (
             "select transaction_id, customer_id, transaction_ts, amount, quantity "
             f"from _typed where reject_reason is null and not ({loaded}) order by _row"
@@ -176,12 +209,12 @@ def _publish_raw(
         bad_rows = (
             f"select '{literal}' as source, _row as source_row, customer_id, "
             "raw_transaction_ts as transaction_ts, raw_amount as amount, reject_reason, "
-            "localtimestamp as rejected_at "
-            "from _typed where reject_reason is not null order by _row"
+            "timezone('UTC', now()) as rejected_at, row_key "
+            f"from _typed where reject_reason is not null and not ({recorded}) order by _row"
         )
         batch = con.execute(
             f"select count(*) filter (where reject_reason is null and not ({loaded})), "
-            "count(*) filter (where reject_reason is not null), "
+            f"count(*) filter (where reject_reason is not null and not ({recorded})), "
             f"count(*) filter (where reject_reason is null and {loaded}), "
             "min(transaction_ts) filter (where reject_reason is null)::varchar, "
             "max(transaction_ts) filter (where reject_reason is null)::varchar from _typed"
@@ -197,7 +230,7 @@ def _publish_raw(
             )
         if append:
             con.execute(f"insert into raw.transactions {good_rows}")
-            con.execute(f"insert into raw.rejected_transactions {bad_rows}")
+            con.execute(f"insert into raw.rejected_transactions by name {bad_rows}")
         else:
             con.execute(f"create or replace table raw.transactions as {good_rows}")
             con.execute(f"create or replace table raw.rejected_transactions as {bad_rows}")
@@ -210,7 +243,20 @@ def _publish_raw(
     except Exception:
         con.execute("rollback")
         raise
+    finally:
+        con.execute("set TimeZone = 'UTC'")
     return IngestResult(batch[0], batch[1], customers, batch[3], batch[4], batch[2], ignored)
+
+
+def check_zone(con: duckdb.DuckDBPyConnection, zone: str) -> str:
+    """``zone`` if it names a time zone (IANA, e.g. ``Europe/Berlin``, or ``UTC``), else
+    InputError: a file's zone is never guessed."""
+    known = con.execute("select count(*) from pg_timezone_names() where name = ?", [zone])
+    if not known.fetchone()[0]:
+        raise InputError(
+            f"unknown time zone {zone!r}: give an IANA name such as Europe/Berlin, or UTC"
+        )
+    return zone
 
 
 _NO_CUSTOMERS = (
@@ -224,7 +270,7 @@ _NO_HISTORY = (
 )
 
 
-def validate_file(path: Path | str) -> str | None:
+def validate_file(path: Path | str, zone: str = "UTC") -> str | None:
     """Raise InputError when the file cannot be used, without touching the warehouse: the
     whole load is rehearsed in memory, so a file the run would refuse is refused here.
 
@@ -234,19 +280,22 @@ def validate_file(path: Path | str) -> str | None:
     con = duckdb.connect()
     try:
         _stage_file(con, Path(path))
-        result = _publish_raw(con, _NO_CUSTOMERS, _NO_HISTORY, source=Path(path).name)
+        result = _publish_raw(con, _NO_CUSTOMERS, _NO_HISTORY, source=Path(path).name, zone=zone)
         return None if result.first_ts is None else result.first_ts[:10]
     finally:
         con.close()
 
 
 def ingest_file(
-    con: duckdb.DuckDBPyConnection, path: Path | str, append: bool = False
+    con: duckdb.DuckDBPyConnection, path: Path | str, append: bool = False, zone: str = "UTC"
 ) -> IngestResult:
     """Ingest a user's transaction file (it carries no customer attributes); with ``append``
-    its rows are added to what is loaded, as for a new day's file."""
+    its rows are added to what is loaded, as for a new day's file. Timestamps without an
+    offset or zone are in ``zone``."""
     _stage_file(con, Path(path))
-    return _publish_raw(con, _NO_CUSTOMERS, _NO_HISTORY, append=append, source=Path(path).name)
+    return _publish_raw(
+        con, _NO_CUSTOMERS, _NO_HISTORY, append=append, source=Path(path).name, zone=zone
+    )
 
 
 def ingest_frames(

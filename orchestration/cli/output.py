@@ -66,7 +66,7 @@ class RunDisplay(logging.Handler):
         if self.verbose and record.levelno >= logging.INFO:
             self._write(line + "\n")
         if kind is None and text.startswith("Dependencies for step"):
-            kind = "STEP_SKIPPED"  # the in-process executor logs a skip; it emits no event
+            kind = "STEP_BLOCKED"  # the in-process executor logs this skip; it emits no event
         with self._lock:
             self._on_event(kind, meta.get("step_key"))
 
@@ -85,8 +85,10 @@ class RunDisplay(logging.Handler):
             mark = "ok" if kind == "STEP_SUCCESS" else "FAILED"
             self._finish(f"  {mark:<6} {self._describe(step)}")
             self._step = None
-        elif kind == "STEP_SKIPPED" and step is not None:
+        elif kind == "STEP_BLOCKED" and step is not None:
             self._finish(f"  {'skip':<6} {step_label(step)}  (an upstream step failed)")
+        elif kind == "STEP_SKIPPED" and step is not None:
+            self._finish(f"  {'skip':<6} {step_label(step)}  (nothing new upstream)")
 
     def _describe(self, step: str) -> str:
         done = [f"{self._assets} asset{'s' * (self._assets != 1)}"] if self._assets else []

@@ -10,7 +10,8 @@ import time
 from ml.common.settings import Paths
 from ml.ingestion.raw_log import validate_customers, validate_file
 from orchestration.cli.output import print_summary, run_output
-from orchestration.runner import prepare_environment, run_days, run_pipeline, status
+from orchestration.lib.keys import RAW_TRANSACTIONS
+from orchestration.runner import materialized, prepare_environment, run_days, run_pipeline, status
 
 
 def _report(ok: bool, detail: str, paths: Paths, what: str, headline: str) -> int:
@@ -28,7 +29,7 @@ def _report(ok: bool, detail: str, paths: Paths, what: str, headline: str) -> in
 def cmd_demo(args: argparse.Namespace) -> int:
     paths = prepare_environment()
     if args.transactions:
-        validate_file(args.transactions)
+        validate_file(args.transactions, args.timezone)
     if args.attributes:
         validate_customers(args.attributes)
     started = time.perf_counter()
@@ -40,6 +41,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             attributes=args.attributes,
             accept_changes=args.accept_changes,
             progress=display.logger(),
+            timezone=args.timezone,
         )
     seconds = time.perf_counter() - started
     return _report(ok, detail, paths, "pipeline", f"FTI demo finished in {seconds:.0f} s")
@@ -52,7 +54,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     if not paths.warehouse.exists():
         print("fti: nothing is loaded yet: run `fti demo` first", file=sys.stderr)
         return 2
-    first_day = validate_file(args.transactions)
+    first_day = validate_file(args.transactions, args.timezone)
     if first_day is None:
         print(f"fti: {args.transactions}: no row has a usable transaction_ts", file=sys.stderr)
         return 2
@@ -67,8 +69,15 @@ def cmd_update(args: argparse.Namespace) -> int:
             attributes=args.attributes,
             accept_changes=args.accept_changes,
             progress=display.logger(),
+            timezone=args.timezone,
         )
     seconds = time.perf_counter() - started
+    if ok and RAW_TRANSACTIONS not in materialized(detail):
+        print(
+            f"Nothing new in {args.transactions}: every row was already loaded or set aside, and "
+            "no attribute changed. Features, model and predictions are unchanged."
+        )
+        return 0
     headline = f"Update finished in {seconds:.0f} s; features rebuilt from {first_day}"
     return _report(ok, detail, paths, "update", headline)
 
@@ -102,6 +111,10 @@ _ACCEPT_HELP = (
     "publish even if features lost rows or gained nulls against the last published build of "
     "the same source (when you know the data changed)"
 )
+_TIMEZONE_HELP = (
+    "time zone of timestamps in the file that carry no offset or zone name (an IANA name such "
+    "as Europe/Berlin; default UTC); the warehouse stores UTC"
+)
 _VERBOSE_HELP = "show Dagster's and dbt's full logs on screen too (they always go to the log file)"
 
 
@@ -116,6 +129,7 @@ def add_commands(sub) -> None:
     )
     demo.add_argument("--attributes", metavar="PATH", help=_ATTRIBUTES_HELP)
     demo.add_argument("--accept-changes", action="store_true", help=_ACCEPT_HELP)
+    demo.add_argument("--timezone", default="UTC", metavar="ZONE", help=_TIMEZONE_HELP)
     demo.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     demo.set_defaults(func=cmd_demo)
 
@@ -128,6 +142,7 @@ def add_commands(sub) -> None:
     )
     update.add_argument("--attributes", metavar="PATH", help=_ATTRIBUTES_HELP)
     update.add_argument("--accept-changes", action="store_true", help=_ACCEPT_HELP)
+    update.add_argument("--timezone", default="UTC", metavar="ZONE", help=_TIMEZONE_HELP)
     update.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     update.set_defaults(func=cmd_update)
 

@@ -107,12 +107,15 @@ def test_errors(client):
     assert unknown.json() == {"detail": "unknown customer id(s): C9999999"}
     partly = client.post("/predict/batch", json={"customer_ids": ["C0000001", "nobody"]})
     assert partly.status_code == 404 and "nobody" in partly.json()["detail"]
+    # An id within the contract is looked up as a bound parameter, never spliced into SQL.
+    sql = client.post("/predict", json={"customer_id": "1' or '1'='1"})
+    assert sql.status_code == 404
     for body in (
         {},
         {"customer_id": None},
         {"customer_id": ""},
-        {"customer_id": "x" * 65},
-        {"customer_id": "1' or '1'='1"},
+        {"customer_id": "x" * 129},
+        {"customer_id": "C0000001\x07"},
         {"customer_id": 1.5},
         {"customer_id": "C0000001", "extra": 1},
         {"customer_ids": []},

@@ -51,9 +51,23 @@ def test_generated_requests_never_get_a_server_error(live_app, mode):
 def test_known_ids_answer_and_hostile_ones_are_refused(live_app):
     with TestClient(live_app) as client:
         assert client.post("/predict", json={"customer_id": "C0000001"}).status_code == 200
-        for hostile in ("C0000001'; drop table x; --", "../../etc/passwd", "C1\x00", "ü" * 3):
-            answer = client.post("/predict", json={"customer_id": hostile})
-            assert answer.status_code == 422, hostile
+        # The id contract is ingestion's: the same id, padded, answers.
+        padded = client.post("/predict", json={"customer_id": " C0000001\t"})
+        assert padded.status_code == 200
+        assert padded.json()["customer_id"] == "C0000001"
+        # Within the contract but unknown: looked up as a bound parameter, answered 404.
+        for unknown in ("C0000001'; drop table x; --", "../../etc/passwd", "ü" * 3, "x" * 128):
+            answer = client.post("/predict", json={"customer_id": unknown})
+            assert answer.status_code == 404, unknown
+        # Outside the contract (ingestion rejects these too): 422 with the reason.
+        for refused, reason in (
+            ("C1\x00", "control characters"),
+            ("x" * 129, "longer than 128"),
+            ("   ", "missing customer_id"),
+        ):
+            answer = client.post("/predict", json={"customer_id": refused})
+            assert answer.status_code == 422, refused
+            assert reason in answer.text
         for as_of in ("0001-01-01T00:00:00", "9999-12-31T23:59:59+14:00", "not a time"):
             answer = client.post("/predict", json={"customer_id": "C0000001", "as_of": as_of})
             assert answer.status_code in (200, 422), (as_of, answer.text)

@@ -31,28 +31,38 @@ class IngestConfig(dg.Config):
         "updated_at; country, segment, signup_date, acquisition_channel optional), upserted "
         "into raw.customers; the dbt snapshot keeps each change as a version.",
     )
+    timezone: str = Field(
+        default="UTC",
+        description="Time zone of the file's timestamps that carry no offset or zone name "
+        "(an IANA name such as Europe/Berlin); the warehouse stores UTC.",
+    )
     customers: int = Field(default=5000, description="Customers to generate (generated data).")
     seed: int = Field(default=7, description="Seed of the generator (generated data).")
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(RAW_TRANSACTIONS, description="Validated purchases.", kinds={"duckdb"}),
+        dg.AssetSpec(
+            RAW_TRANSACTIONS, description="Validated purchases.", kinds={"duckdb"}, skippable=True
+        ),
         dg.AssetSpec(
             RAW_CUSTOMERS,
             description="Customer attributes (empty for a user's log).",
             kinds={"duckdb"},
+            skippable=True,
         ),
         dg.AssetSpec(
             RAW_CUSTOMER_HISTORY,
             description="Attribute versions exported by the source (the generated CRM has "
             "them; empty for a user's log).",
             kinds={"duckdb"},
+            skippable=True,
         ),
         dg.AssetSpec(
             RAW_REJECTED,
             description="Rows that failed validation, with the reason.",
             kinds={"duckdb"},
+            skippable=True,
         ),
     ],
     group_name="ingestion",
@@ -61,10 +71,16 @@ class IngestConfig(dg.Config):
 def raw_transaction_log(
     context: dg.AssetExecutionContext, config: IngestConfig, warehouse: Warehouse
 ):
-    """Load the log into the raw schema; a file that breaks the contract changes nothing."""
+    """Load the log into the raw schema; a file that breaks the contract changes nothing.
+
+    An appended file with no new transaction and no attribute change (a re-sent file)
+    materializes nothing, so everything downstream is skipped: no rebuild, no new model
+    version, the same predictions."""
     with warehouse.connect() as con:
         if config.transactions_path:
-            result = raw_log.ingest_file(con, config.transactions_path, append=config.append)
+            result = raw_log.ingest_file(
+                con, config.transactions_path, append=config.append, zone=config.timezone
+            )
             source = config.transactions_path
         else:
             source = f"generated (customers={config.customers}, seed={config.seed})"
@@ -77,6 +93,12 @@ def raw_transaction_log(
         )
         history = con.execute("select count(*) from raw.customer_history").fetchone()[0]
         customers = con.execute("select count(*) from raw.customers").fetchone()[0]
+    if config.append and result.transactions == 0 and attribute_changes == 0:
+        context.log.info(
+            f"nothing new: {result.already_loaded} row(s) already loaded, {result.rejected} new "
+            "bad row(s), no attribute changed; downstream assets are skipped"
+        )
+        return
     ignored = ", ".join(result.ignored_columns) or "none"
     context.log.info(
         f"ingested {result.transactions} rows, rejected {result.rejected}, skipped "
