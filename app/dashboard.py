@@ -25,8 +25,13 @@ def load(snapshot: str) -> tuple[dict, pd.DataFrame]:
 def blocked_runs() -> None:
     """Say when the latest run was stopped by a check: the page shows the last good version."""
     for stage, outcome in health.failing(paths()).items():
+        where = (
+            "stopped"
+            if stage == "pipeline_run"
+            else f"was blocked at **{stage.replace('_', ' ')}**"
+        )
         st.error(
-            f"The latest run ({outcome['at']}) was blocked at **{stage.replace('_', ' ')}**: "
+            f"The latest run ({outcome['at']}) {where}: "
             f"{outcome['detail']}. Nothing below changed: it is the last good version.",
             icon=":material/block:",
         )

@@ -14,8 +14,15 @@ from pathlib import Path
 import dagster as dg
 
 from ml.common.settings import Paths, export_environment
+from ml.monitoring import health
 from orchestration.lib.keys import DAILY_JOB, PIPELINE_JOB
 from orchestration.lib.recovery import reap_dead_runs, run_tags
+
+
+def step_label(step_key: str) -> str:
+    """``models__churn_model`` -> ``models/churn_model``: the asset key, as the UI shows it."""
+    return step_key.replace("__", "/")
+
 
 DAGSTER_YAML = """\
 # Written by fti. Every asset that writes the DuckDB warehouse is in the `warehouse` pool;
@@ -53,6 +60,57 @@ def load_definitions() -> dg.Definitions:
     return defs()
 
 
+def _unfinished_step(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The step a run was in when it stopped: started, never finished."""
+    kinds = {
+        dg.DagsterEventType.STEP_START,
+        dg.DagsterEventType.STEP_SUCCESS,
+        dg.DagsterEventType.STEP_FAILURE,
+    }
+    started: list[str] = []
+    for record in instance.all_logs(run_id, of_type=kinds):
+        event = record.dagster_event
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started.append(event.step_key)
+        elif event.step_key in started:
+            started.remove(event.step_key)
+    return ", ".join(step_label(s) for s in started) or "between steps"
+
+
+def reap(paths: Paths, instance: dg.DagsterInstance) -> list[str]:
+    """Mark runs whose process died as failed, and say so where `fti status` and the
+    dashboard look; returns the ids of the runs reaped."""
+    reaped = reap_dead_runs(instance)
+    for run_id in reaped:
+        run = instance.get_run_by_id(run_id)
+        health.record(
+            paths,
+            health.RUN,
+            False,
+            f"run {run_id} ({run.job_name}) died during {_unfinished_step(instance, run_id)} "
+            "(killed or crashed); what is published is the last good version",
+            run_id,
+        )
+    return reaped
+
+
+def _record_outcome(paths: Paths, job: str, run_id: str, failures: list[str]) -> None:
+    if not failures:
+        health.record(paths, health.RUN, True, f"run {run_id} ({job}) succeeded", run_id)
+        return
+    # A guarded stage (dbt, the feature quality gate) already said why it stopped this run.
+    if any(o.get("dagster_run_id") == run_id for o in health.failing(paths).values()):
+        return
+    health.record(
+        paths,
+        health.RUN,
+        False,
+        f"run {run_id} ({job}) failed at {'; '.join(failures)}; what is published is the "
+        "last good version",
+        run_id,
+    )
+
+
 def execute(
     job: str,
     ops: dict[str, object] | None = None,
@@ -63,7 +121,7 @@ def execute(
 
     Returns (True, run id) or (False, each failed step with its innermost error).
     """
-    prepare_environment()
+    paths = prepare_environment()
     job_def = load_definitions().resolve_job_def(job)
     if progress is None:
         loggers = {"console": {"config": {"log_level": "INFO"}}}
@@ -74,7 +132,7 @@ def execute(
     if ops:
         run_config["ops"] = ops
     with dg.DagsterInstance.get() as instance:
-        for run_id in reap_dead_runs(instance):
+        for run_id in reap(paths, instance):
             print(
                 f"fti: run {run_id} had died; marked failed, its pool slot freed", file=sys.stderr
             )
@@ -84,14 +142,17 @@ def execute(
             tags={**(tags or {}), **run_tags()},
             raise_on_error=False,
         )
-    if result.success:
-        return True, result.run_id
     failures = [
-        f"{event.step_key}: {_root_cause(event.event_specific_data.error)}"
+        f"{step_label(event.step_key)}: {_root_cause(event.event_specific_data.error)}"
         for event in result.all_events
         if event.is_step_failure and event.event_specific_data.error is not None
     ]
-    return False, "\n".join(failures) or f"run {result.run_id} failed"
+    if not result.success and not failures:
+        failures = [f"run {result.run_id} failed"]
+    _record_outcome(paths, job, result.run_id, failures)
+    if result.success:
+        return True, result.run_id
+    return False, "\n".join(failures)
 
 
 def materialized(run_id: str) -> set[dg.AssetKey]:
@@ -181,10 +242,13 @@ def status(paths: Paths) -> dict[str, object]:
     champion = None
     if (paths.mlflow_dir / "mlflow.db").exists():
         champion = model_registry.champion_summary(model_registry.configure(paths))
+    stale = publication.stale_predictions(paths, champion and champion["version"])
     return {
         "fti_home": str(paths.home),
         "champion": champion,
         "predictions": manifest.get("predictions", {"rows": 0, "as_of": None}),
+        "predictions_model_version": (manifest.get("champion") or {}).get("version"),
+        "stale_predictions": stale,
         "rejected_rows": manifest.get("rejected_rows", 0),
         "rejected_by_reason": manifest.get("rejected_by_reason", {}),
         "tables": manifest.get("tables", {}),

@@ -96,3 +96,17 @@ def read_manifest(paths: Paths) -> dict[str, object] | None:
 def read_predictions(paths: Paths) -> pd.DataFrame | None:
     folder = current_snapshot(paths)
     return None if folder is None else pd.read_parquet(folder / "predictions.parquet")
+
+
+def stale_predictions(paths: Paths, champion: str | None) -> str | None:
+    """Why the published predictions are not the champion's, or None: they were scored by
+    the champion of their publication, and the alias may have moved since (a promotion, a
+    rollback, or a run that died between registering a new champion and scoring)."""
+    manifest = read_manifest(paths) or {}
+    scored_by = (manifest.get("champion") or {}).get("version")
+    if champion is None or scored_by is None or champion == scored_by:
+        return None
+    return (
+        f"the champion is v{champion} but the predictions were scored by v{scored_by}; "
+        f"the next run scores with v{champion}"
+    )

@@ -15,6 +15,8 @@ from ml.common import atomic_files
 from ml.common.settings import Paths
 
 FILE = "health.json"
+# The outcome of the latest run as a whole (failed or died), beside the guarded stages.
+RUN = "pipeline_run"
 
 
 def read(paths: Paths) -> dict[str, dict[str, object]]:

@@ -21,13 +21,9 @@ from typing import IO
 import dagster as dg
 
 from ml.common.settings import Paths
+from orchestration.runner import step_label
 
 _FORMAT = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s")
-
-
-def step_label(step_key: str) -> str:
-    """``models__churn_model`` -> ``models/churn_model``: the asset key, as the UI shows it."""
-    return step_key.replace("__", "/")
 
 
 class RunDisplay(logging.Handler):
@@ -179,5 +175,7 @@ def print_summary(report: dict[str, object], headline: str) -> None:
     for stage, outcome in report["health"].items():
         if not outcome["ok"]:
             print(f"  BLOCKED        : {stage} at {outcome['at']}: {outcome['detail']}")
+    if report.get("stale_predictions"):
+        print(f"  STALE          : {report['stale_predictions']}")
     print("Next: `fti status --json`, `fti ui` (Dagster), `fti dashboard` (Streamlit), or query")
     print(f"      features.customer_features in {report['features_database']} with DuckDB.")

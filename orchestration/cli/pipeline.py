@@ -7,11 +7,20 @@ import json
 import sys
 import time
 
+import dagster as dg
+
 from ml.common.settings import Paths
 from ml.ingestion.raw_log import validate_customers, validate_file
 from orchestration.cli.output import print_summary, run_output
 from orchestration.lib.keys import RAW_TRANSACTIONS
-from orchestration.runner import materialized, prepare_environment, run_days, run_pipeline, status
+from orchestration.runner import (
+    materialized,
+    prepare_environment,
+    reap,
+    run_days,
+    run_pipeline,
+    status,
+)
 
 
 def _report(ok: bool, detail: str, paths: Paths, what: str, headline: str) -> int:
@@ -95,7 +104,10 @@ def cmd_daily(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    report = status(prepare_environment())
+    paths = prepare_environment()
+    with dg.DagsterInstance.get() as instance:
+        reap(paths, instance)  # a run that died shows as such, not as still running
+    report = status(paths)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:

@@ -4,7 +4,8 @@ import io
 
 import dagster as dg
 
-from orchestration.cli.output import RunDisplay, step_label
+from orchestration.cli.output import RunDisplay
+from orchestration.runner import step_label
 
 
 @dg.asset

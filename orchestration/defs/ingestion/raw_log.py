@@ -3,7 +3,9 @@
 import dagster as dg
 from pydantic import Field
 
+from ml.inference import publication
 from ml.ingestion import generator, raw_log
+from ml.registry import model_registry
 from orchestration.lib.keys import (
     RAW_CUSTOMER_HISTORY,
     RAW_CUSTOMERS,
@@ -11,7 +13,7 @@ from orchestration.lib.keys import (
     RAW_TRANSACTIONS,
     WAREHOUSE_POOL,
 )
-from orchestration.lib.resources import Warehouse
+from orchestration.lib.resources import FtiHome, ModelRegistry, Warehouse
 
 
 class IngestConfig(dg.Config):
@@ -69,13 +71,18 @@ class IngestConfig(dg.Config):
     pool=WAREHOUSE_POOL,
 )
 def raw_transaction_log(
-    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    fti_home: FtiHome,
+    warehouse: Warehouse,
+    registry: ModelRegistry,
 ):
     """Load the log into the raw schema; a file that breaks the contract changes nothing.
 
     An appended file with no new transaction and no attribute change (a re-sent file)
     materializes nothing, so everything downstream is skipped: no rebuild, no new model
-    version, the same predictions."""
+    version, the same predictions; unless the predictions are not the champion's (a run
+    died before scoring), which a run reconciles."""
     with warehouse.connect() as con:
         if config.transactions_path:
             result = raw_log.ingest_file(
@@ -94,11 +101,15 @@ def raw_transaction_log(
         history = con.execute("select count(*) from raw.customer_history").fetchone()[0]
         customers = con.execute("select count(*) from raw.customers").fetchone()[0]
     if config.append and result.transactions == 0 and attribute_changes == 0:
-        context.log.info(
-            f"nothing new: {result.already_loaded} row(s) already loaded, {result.rejected} new "
-            "bad row(s), no attribute changed; downstream assets are skipped"
-        )
-        return
+        champion = model_registry.champion_version(registry.client())
+        stale = publication.stale_predictions(fti_home.paths, champion)
+        if stale is None:
+            context.log.info(
+                f"nothing new: {result.already_loaded} row(s) already loaded, {result.rejected} "
+                "new bad row(s), no attribute changed; downstream assets are skipped"
+            )
+            return
+        context.log.info(f"nothing new, but {stale}: the pipeline runs to reconcile")
     ignored = ", ".join(result.ignored_columns) or "none"
     context.log.info(
         f"ingested {result.transactions} rows, rejected {result.rejected}, skipped "
