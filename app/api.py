@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from ml.common import customer_ids
+from ml.common import customer_ids, threads
 from ml.common.errors import FtiError
 from ml.common.settings import Paths
 from ml.common.settings import paths as resolve_paths
@@ -169,6 +169,7 @@ def create_app(
     challenger_share: float | None = None,
 ) -> FastAPI:
     """The app; ``challenger_share`` defaults to FTI_CHALLENGER_SHARE (0: champion only)."""
+    threads.limit_for_serving()
     paths = paths or resolve_paths()
     if challenger_share is None:
         challenger_share = float(os.environ.get("FTI_CHALLENGER_SHARE", "0"))

@@ -8,6 +8,7 @@ are read; then a run that completes, and leaves the same tables as before any of
 """
 
 import dataclasses
+import json
 import os
 import select
 import shutil
@@ -30,6 +31,8 @@ from ml.inference import publication
 from ml.ingestion import generator
 from ml.monitoring import health
 from ml.registry import model_registry
+from orchestration.cli import main
+from orchestration.runner import status
 from tests.helpers import point_env_at
 
 pytestmark = pytest.mark.slow
@@ -219,7 +222,7 @@ class Readers:
 
 
 def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
-    home, pipeline_home, monkeypatch, tmp_path
+    home, pipeline_home, monkeypatch, tmp_path, capsys
 ):
     # The tables of a good build of this data (this home's warehouse was broken on purpose
     # by the test above).
@@ -287,6 +290,22 @@ def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
                     client = model_registry.configure(paths)
                     assert len(model_registry.list_versions(client)) == versions + 1
                     assert model_registry.champion_version(client) == good["champion"]
+            # Killed while scoring: the new version may already be champion while the
+            # published predictions are the previous one's. `fti status` says both.
+            marker.unlink(missing_ok=True)
+            pid = start("scoring")
+            wait_for(marker.exists, readers)
+            os.killpg(pid, signal.SIGKILL)
+            assert exit_code(readers) == -signal.SIGKILL
+            assert main(["status", "--json"]) == 0
+            report = json.loads(capsys.readouterr().out)
+            died = report["health"]["pipeline_run"]
+            assert not died["ok"] and "died during predictions/churn_predictions" in died["detail"]
+            champion = model_registry.champion_version(model_registry.configure(paths))
+            if champion != good["champion"]:
+                assert f"the champion is v{champion}" in report["stale_predictions"]
+            assert published_state(paths)["predictions"] == good["predictions"]
+            # The next run completes and scores with the champion.
             start("-")
             assert exit_code(readers) == 0, (tmp_path / "runs.log").read_text()[-3000:]
         assert readers.errors == [], readers.errors[:5]
@@ -300,6 +319,9 @@ def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
     assert after["snapshot"] != good["snapshot"] and after["features"] != good["features"]
     assert all(after["online"][k][0] != good["online"][k][0] for k in good["online"])
     assert health.failing(paths) == {}
+    report = status(paths)
+    assert report["stale_predictions"] is None
+    assert report["predictions_model_version"] == report["champion"]["version"]
     # Each killed run shows in the Dagster UI as failed, its process named as dead.
     import dagster as dg
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from ml.common import model_input
+from ml.common import model_input, threads
 from ml.features import on_demand
 from ml.features.dbt_manifest import load_manifest
 from ml.features.views import lineage_tags, training_set_selection
@@ -70,6 +70,7 @@ def churn_model(
     validation, fitted on the training period, judged on the time holdout. It becomes
     `champion` only if it passes every gate check (reported as this asset's checks)."""
     params = config.params()
+    threads.limit_for_fitting()
     manifest = load_manifest(dbt_project().manifest_path)
     selection = training_set_selection(manifest)
     with warehouse.connect() as con:
