@@ -32,8 +32,13 @@ print(time.perf_counter() - started)
 """
 
 SETTINGS = {
-    "defaults (OpenMP spins, every core)": {"FTI_THREADS": "", "OMP_WAIT_POLICY": ""},
-    "fti (passive waits, every core)": {},
+    "every core (the libraries' default)": {"FTI_THREADS": str(os.cpu_count())},
+    "every core, passive OpenMP waits": {
+        "FTI_THREADS": str(os.cpu_count()),
+        "OMP_WAIT_POLICY": "PASSIVE",
+    },
+    "one thread": {"FTI_THREADS": "1"},
+    "fti: the cores no other process is running on": {"FTI_THREADS": ""},
 }
 
 
@@ -43,13 +48,8 @@ def _busy() -> None:
 
 
 def fit_seconds(rows: int, env: dict[str, str]) -> float:
-    environment = dict(os.environ)
-    for key, value in env.items():
-        if value:
-            environment[key] = value
-        else:
-            environment.pop(key, None)
-            environment[f"FTI_NO_{key}"] = "1"
+    environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    environment.update(env)
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(rows)], env=environment, capture_output=True, text=True
     )

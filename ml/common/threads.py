@@ -1,34 +1,52 @@
 """How many threads the numeric libraries use, decided in one place.
 
-OpenMP (scikit-learn's gradient boosting and forests) and BLAS start one thread per core, and
-by default a thread that reaches a barrier first spins on its core waiting for the others.
-On a small machine shared with one busy process, the thread that shares a core with the
-neighbour is always late and every other thread burns its core spinning, so a fit slows far
-more than the lost core explains (bench/threads.py measures it). So:
+OpenMP (scikit-learn's gradient boosting and forests) and BLAS start one thread per core and
+make every thread wait for the slowest at each barrier. On a small machine shared with one
+busy process, the thread that shares a core with the neighbour is always late, so a fit
+slows far more than the lost core explains; one thread fewer loses only that core
+(bench/threads.py measures both; figures in bench/RESULTS.md). So:
 
-- threads wait passively (``OMP_WAIT_POLICY=PASSIVE``), set when ``ml`` is first imported,
-  before any OpenMP runtime starts, unless the environment already says otherwise;
-- fits use ``FTI_THREADS`` threads (default: the cores this process may run on);
+- a fit uses ``FTI_THREADS`` threads when set, else one per core that no other process is
+  running on right now (sampled from the kernel's count of runnable processes);
 - a serving process scores a row or a few with one thread: more only add hand-offs.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
+import time
 
 from threadpoolctl import threadpool_limits
 
 
-def configure_environment() -> None:
-    """Passive OpenMP waits for this process and the processes it starts (dbt's Python)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _runnable_elsewhere(samples: int = 5, interval: float = 0.01) -> int:
+    """Processes running or ready to run besides this one, the median of a few samples of
+    /proc/stat (0 where it cannot be read)."""
+    counts = []
+    for _ in range(samples):
+        try:
+            with open("/proc/stat") as stat:
+                line = next(line for line in stat if line.startswith("procs_running"))
+        except (OSError, StopIteration):
+            return 0
+        counts.append(max(0, int(line.split()[1]) - 1))
+        time.sleep(interval)
+    return int(statistics.median(counts))
 
 
 def fitting_threads() -> int:
     configured = os.environ.get("FTI_THREADS", "").strip()
     if configured:
         return max(1, int(configured))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = _cores()
+    return max(1, cores - min(_runnable_elsewhere(), cores - 1))
 
 
 def limit_for_fitting() -> threadpool_limits:
