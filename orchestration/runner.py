@@ -216,12 +216,16 @@ def run_days(
     last: str | None = None,
     training: dict[str, object] | None = None,
     progress: dg.LoggerDefinition | None = None,
+    timezone: str = "UTC",
 ) -> tuple[bool, str]:
     """Materialize the daily partitions first..last as one run of the `daily_update` job:
     their landed files are appended and features rebuilt incrementally from ``first``."""
+    ops: dict[str, object] = {"raw__daily_transactions": {"config": {"timezone": timezone}}}
+    if training:
+        ops["models__churn_model"] = {"config": training}
     return execute(
         DAILY_JOB,
-        ops={"models__churn_model": {"config": training}} if training else None,
+        ops=ops,
         tags={
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last or first,

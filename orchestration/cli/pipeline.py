@@ -98,7 +98,9 @@ def cmd_daily(args: argparse.Namespace) -> int:
         print("fti: nothing is loaded yet: run `fti demo` first", file=sys.stderr)
         return 2
     with run_output(paths, "daily", args.verbose) as display:
-        ok, detail = run_days(args.first, args.last, progress=display.logger())
+        ok, detail = run_days(
+            args.first, args.last, progress=display.logger(), timezone=args.timezone
+        )
     headline = f"Days {args.first}..{args.last or args.first} processed"
     return _report(ok, detail, paths, "daily run", headline)
 
@@ -163,6 +165,7 @@ def add_commands(sub) -> None:
     )
     daily.add_argument("first", help="first day, YYYY-MM-DD")
     daily.add_argument("last", nargs="?", help="last day (default: the first)")
+    daily.add_argument("--timezone", default="UTC", metavar="ZONE", help=_TIMEZONE_HELP)
     daily.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     daily.set_defaults(func=cmd_daily)
 

@@ -104,3 +104,20 @@ def test_messy_update_is_read_exactly_resent_changes_nothing_and_every_id_is_ser
         for sent, served in (("Zoe\u0308-42", "Zo\u00eb-42"), ("\u00a0顧客-7 ", "顧客-7")):
             answer = client.post("/predict", json={"customer_id": sent})
             assert answer.status_code == 200 and answer.json()["customer_id"] == served
+
+    # The champion moves without the predictions (a promotion here; a run that died while
+    # scoring leaves the same state): status says so, and even a re-send with nothing new
+    # runs the pipeline to score with the champion.
+    client = model_registry.configure(fti_home)
+    champion = model_registry.champion_version(client)
+    other = next(
+        v["version"] for v in model_registry.list_versions(client) if v["version"] != champion
+    )
+    assert main(["model", "promote", other, "--force"]) == 0
+    assert f"the champion is v{other}" in status(fti_home)["stale_predictions"]
+    capsys.readouterr()
+    assert main(["update", "--transactions", str(tmp_path / "messy.csv")]) == 0
+    assert "Nothing new in" not in capsys.readouterr().out
+    report = status(fti_home)
+    assert report["stale_predictions"] is None
+    assert report["predictions_model_version"] == report["champion"]["version"]

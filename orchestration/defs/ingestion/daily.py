@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from ml.ingestion import raw_log
 from orchestration.lib.keys import DAILY_TRANSACTIONS, WAREHOUSE_POOL
@@ -35,6 +36,14 @@ def landing_files(landing: Path, days: list[str]) -> list[Path]:
     return found
 
 
+class DailyConfig(dg.Config):
+    timezone: str = Field(
+        default="UTC",
+        description="Time zone of the landed files' timestamps that carry no offset or zone "
+        "name (an IANA name such as Europe/Berlin); the warehouse stores UTC.",
+    )
+
+
 def incremental_start(tags: dict[str, str]) -> str | None:
     """The first day of a partitioned run (single partition or range), from its tags."""
     start = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition")
@@ -55,7 +64,10 @@ with warnings.catch_warnings():
         pool=WAREHOUSE_POOL,
     )
     def daily_transactions(
-        context: dg.AssetExecutionContext, fti_home: FtiHome, warehouse: Warehouse
+        context: dg.AssetExecutionContext,
+        config: DailyConfig,
+        fti_home: FtiHome,
+        warehouse: Warehouse,
     ) -> dg.MaterializeResult:
         """The landed files of the run's days, appended to raw.transactions (a file sent twice
         adds nothing: ids without a transaction_id derive from the row's content, and rows
@@ -63,11 +75,11 @@ with warnings.catch_warnings():
         keys = context.partition_keys
         files = landing_files(fti_home.paths.home / "landing", keys)
         for path in files:  # refuse the whole batch before changing anything
-            raw_log.validate_file(path)
+            raw_log.validate_file(path, config.timezone)
         appended = rejected = skipped = 0
         with warehouse.connect() as con:
             for path in files:
-                result = raw_log.ingest_file(con, path, append=True)
+                result = raw_log.ingest_file(con, path, append=True, zone=config.timezone)
                 appended += result.transactions
                 rejected += result.rejected
                 skipped += result.already_loaded
