@@ -24,7 +24,7 @@ import features
 from common import BIN, ROOT, customers_for, label, machine, python, run_measured, write_json
 
 BENCH = ROOT / "bench"
-SECTIONS = ("features", "pit", "tracking", "demo", "batch", "online")
+SECTIONS = ("features", "pit", "tracking", "demo", "batch", "online", "threads")
 
 # (figure, target, "<=" or ">=") per key of results.json; the Markdown table follows this order.
 TARGETS = {
@@ -37,6 +37,7 @@ TARGETS = {
     "online.p99_ms": (5.0, "<="),
     "online.ratio_vs_bare": (2.0, "<="),
     "online.speedup_vs_mlflow_serve": (3.0, ">="),
+    "threads.slowdown_beside_busy": (2.0, "<="),
 }
 
 # The incremental target is set where a run's fixed costs no longer dominate.
@@ -136,6 +137,9 @@ def run(sizes: list[int], rounds: int, large_rounds: int, skip: set[str], scratc
     if "tracking" not in skip:
         log("MLflow tracking")
         results["tracking"] = child_json("tracking.py")
+    if "threads" not in skip:
+        log("a model fit beside a busy process, by thread setting")
+        results["threads"] = child_json("threads.py", "--rounds", str(rounds))
     results["headline"] = headline(results, sizes)
     return results
 
@@ -154,6 +158,9 @@ def headline(results: dict, sizes: list[int]) -> dict[str, object]:
         flat[f"batch.ratio_vs_floor@{name}"] = figures["ratio_vs_floor"]
     for key, value in results.get("online", {}).get("online", {}).items():
         flat[f"online.{key}"] = value
+    ours = [t for name, t in results.get("threads", {}).get("threads", {}).items() if "fti" in name]
+    if ours:
+        flat["threads.slowdown_beside_busy"] = ours[0]["slowdown"]
     return flat
 
 
@@ -278,6 +285,19 @@ def markdown(results: dict) -> str:
         for name, d in results["demo"].items():
             steps = sorted(d["steps_s"].items(), key=lambda kv: -kv[1])
             lines.append(f"- {name}: " + ", ".join(f"`{k}` {v}" for k, v in steps if v >= 0.5))
+    if "threads" in results:
+        lines += [
+            "",
+            "## A fit beside a busy process",
+            "",
+            "| threads | alone | beside one busy process | slowdown |",
+            "|---|---|---|---|",
+        ]
+        for name, t in results["threads"]["threads"].items():
+            lines.append(
+                f"| {name} | {t['alone_seconds']} s | {t['beside_busy_seconds']} s | "
+                f"{t['slowdown']}x |"
+            )
     if "tracking" in results:
         t = results["tracking"]
         lines += [
