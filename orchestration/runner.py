@@ -18,12 +18,6 @@ from ml.monitoring import health
 from orchestration.lib.keys import DAILY_JOB, PIPELINE_JOB
 from orchestration.lib.recovery import reap_dead_runs, run_tags
 
-
-def step_label(step_key: str) -> str:
-    """``models__churn_model`` -> ``models/churn_model``: the asset key, as the UI shows it."""
-    return step_key.replace("__", "/")
-
-
 DAGSTER_YAML = """\
 # Written by fti. Every asset that writes the DuckDB warehouse is in the `warehouse` pool;
 # a limit of 1 keeps them from running at the same time, even from the UI.
@@ -37,6 +31,11 @@ concurrency:
   pools:
     default_limit: 1
 """
+
+
+def step_label(step_key: str) -> str:
+    """``models__churn_model`` -> ``models/churn_model``: the asset key, as the UI shows it."""
+    return step_key.replace("__", "/")
 
 
 def prepare_environment() -> Paths:
@@ -98,8 +97,10 @@ def _record_outcome(paths: Paths, job: str, run_id: str, failures: list[str]) ->
     if not failures:
         health.record(paths, health.RUN, True, f"run {run_id} ({job}) succeeded", run_id)
         return
-    # A guarded stage (dbt, the feature quality gate) already said why it stopped this run.
+    # A guarded stage (dbt, the feature quality gate) already says why it stopped this run;
+    # an older run's outcome would only contradict it.
     if any(o.get("dagster_run_id") == run_id for o in health.failing(paths).values()):
+        health.clear(paths, health.RUN)
         return
     health.record(
         paths,

@@ -43,5 +43,14 @@ def record(paths: Paths, stage: str, ok: bool, detail: str, run_id: str | None =
     os.replace(tmp, paths.published / FILE)
 
 
+def clear(paths: Paths, stage: str) -> None:
+    """Forget ``stage``'s outcome (another stage's says what happened)."""
+    state = read(paths)
+    if state.pop(stage, None) is not None:
+        tmp = atomic_files.temporary(paths.published / FILE)
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, paths.published / FILE)
+
+
 def failing(paths: Paths) -> dict[str, dict[str, object]]:
     return {stage: outcome for stage, outcome in read(paths).items() if not outcome["ok"]}
