@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import IO
 
 import dagster as dg
@@ -39,6 +40,7 @@ class RunDisplay(logging.Handler):
         self._assets = self._checks = 0
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self.log_path: Path | None = None  # set by run_output
 
     def logger(self) -> dg.LoggerDefinition:
         """A Dagster logger that hands this display every record of the run."""
@@ -146,6 +148,7 @@ def run_output(paths: Paths, command: str, verbose: bool) -> Iterator[RunDisplay
                 for fd in (1, 2):
                     os.dup2(log.fileno(), fd)
             with RunDisplay(screen, log, verbose) as display:
+                display.log_path = log_path
                 yield display
         finally:
             sys.stdout.flush()

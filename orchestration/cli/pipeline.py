@@ -6,11 +6,13 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 
+from ml.common.errors import NotReady
 from ml.common.settings import Paths
-from ml.ingestion.raw_log import validate_customers, validate_file
+from ml.ingestion.raw_log import InputError, validate_customers, validate_file
 from orchestration.cli.output import print_summary, run_output
 from orchestration.lib.keys import RAW_TRANSACTIONS
 from orchestration.runner import (
@@ -23,11 +25,10 @@ from orchestration.runner import (
 )
 
 
-def _report(ok: bool, detail: str, paths: Paths, what: str, headline: str) -> int:
+def _report(ok: bool, detail: str, paths: Paths, log: Path, what: str, headline: str) -> int:
     if not ok:
         print(
-            f"fti: the {what} failed; published results are unchanged.\n{detail}\n"
-            f"Full logs: {paths.home / 'logs'}",
+            f"fti: the {what} failed; published results are unchanged.\n{detail}\nFull logs: {log}",
             file=sys.stderr,
         )
         return 1
@@ -53,7 +54,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             timezone=args.timezone,
         )
     seconds = time.perf_counter() - started
-    return _report(ok, detail, paths, "pipeline", f"FTI demo finished in {seconds:.0f} s")
+    headline = f"FTI demo finished in {seconds:.0f} s"
+    return _report(ok, detail, paths, display.log_path, "pipeline", headline)
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -61,12 +63,10 @@ def cmd_update(args: argparse.Namespace) -> int:
     incrementally from the earliest new day, then training, scoring and serving as usual."""
     paths = prepare_environment()
     if not paths.warehouse.exists():
-        print("fti: nothing is loaded yet: run `fti demo` first", file=sys.stderr)
-        return 2
+        raise NotReady("nothing is loaded yet: run `fti demo` first")
     first_day = validate_file(args.transactions, args.timezone)
     if first_day is None:
-        print(f"fti: {args.transactions}: no row has a usable transaction_ts", file=sys.stderr)
-        return 2
+        raise InputError(f"{args.transactions}: no row has a usable transaction_ts")
     if args.attributes:
         validate_customers(args.attributes)
     started = time.perf_counter()
@@ -88,21 +88,20 @@ def cmd_update(args: argparse.Namespace) -> int:
         )
         return 0
     headline = f"Update finished in {seconds:.0f} s; features rebuilt from {first_day}"
-    return _report(ok, detail, paths, "update", headline)
+    return _report(ok, detail, paths, display.log_path, "update", headline)
 
 
 def cmd_daily(args: argparse.Namespace) -> int:
     """Run daily partitions (files landed in FTI_HOME/landing/<day>.csv) as one run."""
     paths = prepare_environment()
     if not paths.warehouse.exists():
-        print("fti: nothing is loaded yet: run `fti demo` first", file=sys.stderr)
-        return 2
+        raise NotReady("nothing is loaded yet: run `fti demo` first")
     with run_output(paths, "daily", args.verbose) as display:
         ok, detail = run_days(
             args.first, args.last, progress=display.logger(), timezone=args.timezone
         )
     headline = f"Days {args.first}..{args.last or args.first} processed"
-    return _report(ok, detail, paths, "daily run", headline)
+    return _report(ok, detail, paths, display.log_path, "daily run", headline)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

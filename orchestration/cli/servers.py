@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ml.common.errors import NotReady
 from ml.common.settings import DBT_PROJECT_DIR, REPO_ROOT
 from orchestration.lib.dbt_project import prepare
 from orchestration.runner import prepare_environment
@@ -69,8 +70,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     """dbt docs: the lineage and column descriptions of every feature, for analysts."""
     paths = prepare_environment()
     if not paths.warehouse.exists():
-        print("fti: no warehouse yet: run `fti demo` first", file=sys.stderr)
-        return 2
+        raise NotReady("no warehouse yet: run `fti demo` first")
     dbt = str(BIN / "dbt")
     generated = subprocess.run([dbt, "docs", "generate", "--quiet"], cwd=DBT_PROJECT_DIR)
     if generated.returncode != 0:
