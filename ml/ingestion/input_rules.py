@@ -55,19 +55,21 @@ def _naive_to_utc(expression: str, zone: str) -> str:
     return f"timezone('UTC', timezone({_quote(zone)}, {expression}))"
 
 
-def timestamp_sql(column: str, sql_type: str, zone: str) -> tuple[str, str]:
-    """(the UTC timestamp, or null; the reason it is null, or null) for a column of the
-    upload. Text is read with the session's TimeZone set to ``zone`` (see ``raw_log``)."""
+def timestamp_sql(column: str, sql_type: str, zone: str, parsed: str, raw: str) -> tuple[str, str]:
+    """(the UTC timestamp of ``column``, or null; the reason it is null, or null).
+
+    The reason is written over ``parsed`` (a column holding that timestamp) and ``raw`` (the
+    column's text), so each row's text is parsed once. Text is read with the session's
+    TimeZone set to ``zone`` (see ``raw_log``).
+    """
     kind = sql_type.upper()
+    unparsed = f"case when {parsed} is null then '{UNPARSEABLE_TS_REASON}' end"
     if kind == "TIMESTAMP WITH TIME ZONE":
-        value = f"timezone('UTC', {column})"
-        return value, f"case when {value} is null then '{UNPARSEABLE_TS_REASON}' end"
+        return f"timezone('UTC', {column})", unparsed
     if kind.startswith("TIMESTAMP"):
-        value = _naive_to_utc(f"cast({column} as timestamp)", zone)
-        return value, f"case when {value} is null then '{UNPARSEABLE_TS_REASON}' end"
+        return _naive_to_utc(f"cast({column} as timestamp)", zone), unparsed
     if kind == "DATE":
-        value = f"cast({column} as timestamp)"
-        return value, f"case when {value} is null then '{UNPARSEABLE_TS_REASON}' end"
+        return f"cast({column} as timestamp)", unparsed
     if _is_numeric(kind):
         return "null::timestamp", f"'{EPOCH_REASON}'"
     text = f"trim(cast({column} as varchar))"
@@ -83,34 +85,32 @@ def timestamp_sql(column: str, sql_type: str, zone: str) -> tuple[str, str]:
         when regexp_matches({text}, '{TWELVE_HOUR}') then {_naive_to_utc(twelve, zone)}
         else timezone('UTC', try_cast({zoned} as timestamptz))
     end"""
+    raw_text = f"trim({raw})"
     reason = f"""case
-        when {column} is null or {text} = '' then '{UNPARSEABLE_TS_REASON}'
-        when regexp_matches({text}, '{EPOCH}') then '{EPOCH_REASON}'
-        when regexp_matches({text}, '{TWELVE_HOUR}') and {value} is null
-            then '{TWELVE_HOUR_REASON}'
-        when {value} is null and try_cast({text} as timestamp) is not null
-            and regexp_matches({text}, '[A-Za-z][A-Za-z_/+-]*$')
+        when {parsed} is not null then null
+        when {raw} is null or {raw_text} = '' then '{UNPARSEABLE_TS_REASON}'
+        when regexp_matches({raw_text}, '{EPOCH}') then '{EPOCH_REASON}'
+        when regexp_matches({raw_text}, '{TWELVE_HOUR}') then '{TWELVE_HOUR_REASON}'
+        when try_cast({raw_text} as timestamp) is not null
+            and regexp_matches({raw_text}, '[A-Za-z][A-Za-z_/+-]*$')
             then '{UNKNOWN_ZONE_REASON}'
-        when {value} is null then '{UNPARSEABLE_TS_REASON}'
+        else '{UNPARSEABLE_TS_REASON}'
     end"""
     return value, reason
 
 
-def amount_sql(column: str, sql_type: str) -> tuple[str, str]:
-    """(the amount as a double, or null; the reason the row is rejected for it, or null)."""
+def amount_sql(column: str, sql_type: str, parsed: str, raw: str) -> tuple[str, str]:
+    """(the amount of ``column`` as a double, or null; the reason the row is rejected for it,
+    or null), the reason written over ``parsed`` and ``raw`` as for timestamps."""
+    judged = f"""when {parsed} is null then 'unparseable amount'
+        when not isfinite({parsed}) then 'non-finite amount'
+        when {parsed} <= 0 then 'amount not positive'"""
     if _is_numeric(sql_type):
-        value = f"cast({column} as double)"
-        reason = f"""case
-            when {value} is null then 'unparseable amount'
-            when not isfinite({value}) then 'non-finite amount'
-            when {value} <= 0 then 'amount not positive'
-        end"""
-        return value, reason
+        return f"cast({column} as double)", f"case {judged} end"
     text = f"trim(cast({column} as varchar))"
     value = f"case when regexp_matches({text}, '{AMOUNT}') then cast({text} as double) end"
     reason = f"""case
-        when regexp_matches(coalesce({text}, ''), '{NON_FINITE}') then 'non-finite amount'
-        when {value} is null then 'unparseable amount'
-        when {value} <= 0 then 'amount not positive'
+        when regexp_matches(coalesce(trim({raw}), ''), '{NON_FINITE}') then 'non-finite amount'
+        {judged}
     end"""
     return value, reason

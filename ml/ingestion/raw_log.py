@@ -117,8 +117,12 @@ def _publish_raw(
     )
     quantity = "try_cast(quantity as integer)" if "quantity" in present else "null::integer"
     customer = customer_ids.normalize_sql("customer_id")
-    ts, ts_reason = input_rules.timestamp_sql("transaction_ts", types["transaction_ts"], zone)
-    amount, amount_reason = input_rules.amount_sql("amount", types["amount"])
+    ts, ts_reason = input_rules.timestamp_sql(
+        "transaction_ts", types["transaction_ts"], zone, "transaction_ts", "raw_transaction_ts"
+    )
+    amount, amount_reason = input_rules.amount_sql(
+        "amount", types["amount"], "amount", "raw_amount"
+    )
     # Text is read in the file's zone; everything stored, and compared, is UTC.
     con.execute(f"set TimeZone = '{check_zone(con, zone)}'")
     con.execute("begin transaction")
@@ -149,8 +153,8 @@ def _publish_raw(
                     raw_amount order by _row))) as row_key,
                 coalesce(
                     {customer_ids.problem_sql("customer_id")},
-                    ts_reason,
-                    amount_reason,
+                    {ts_reason},
+                    {amount_reason},
                     case
                         when transaction_ts > timezone('UTC', now()) + interval '{FUTURE_SLACK}'
                             then 'transaction_ts in the future'
@@ -163,9 +167,7 @@ def _publish_raw(
                 select * exclude (customer_id, transaction_ts, amount),
                        {customer} as customer_id,
                        {ts} as transaction_ts,
-                       {ts_reason} as ts_reason,
-                       {amount} as amount,
-                       {amount_reason} as amount_reason
+                       {amount} as amount
                 from (
                     select * exclude (customer_id, transaction_ts, amount),
                            customer_id, transaction_ts, amount,

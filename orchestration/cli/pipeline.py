@@ -131,6 +131,15 @@ _TIMEZONE_HELP = (
 _VERBOSE_HELP = "show Dagster's and dbt's full logs on screen too (they always go to the log file)"
 
 
+def _run_options(command: argparse.ArgumentParser, loads_attributes: bool = True) -> None:
+    """What every command that loads data and runs the pipeline takes."""
+    if loads_attributes:
+        command.add_argument("--attributes", metavar="PATH", help=_ATTRIBUTES_HELP)
+        command.add_argument("--accept-changes", action="store_true", help=_ACCEPT_HELP)
+    command.add_argument("--timezone", default="UTC", metavar="ZONE", help=_TIMEZONE_HELP)
+    command.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+
+
 def add_commands(sub) -> None:
     demo = sub.add_parser("demo", help="run the whole pipeline headless through Dagster")
     demo.add_argument("--customers", type=int, default=5000, help="customers to generate")
@@ -140,10 +149,7 @@ def add_commands(sub) -> None:
         metavar="PATH",
         help="your CSV/Parquet log (customer_id, transaction_ts, amount) instead of generated data",
     )
-    demo.add_argument("--attributes", metavar="PATH", help=_ATTRIBUTES_HELP)
-    demo.add_argument("--accept-changes", action="store_true", help=_ACCEPT_HELP)
-    demo.add_argument("--timezone", default="UTC", metavar="ZONE", help=_TIMEZONE_HELP)
-    demo.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    _run_options(demo)
     demo.set_defaults(func=cmd_demo)
 
     update = sub.add_parser("update", help="add new transactions, rebuild incrementally")
@@ -153,10 +159,7 @@ def add_commands(sub) -> None:
         required=True,
         help="CSV/Parquet with new rows (same columns as for demo)",
     )
-    update.add_argument("--attributes", metavar="PATH", help=_ATTRIBUTES_HELP)
-    update.add_argument("--accept-changes", action="store_true", help=_ACCEPT_HELP)
-    update.add_argument("--timezone", default="UTC", metavar="ZONE", help=_TIMEZONE_HELP)
-    update.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    _run_options(update)
     update.set_defaults(func=cmd_update)
 
     daily = sub.add_parser(
@@ -164,8 +167,7 @@ def add_commands(sub) -> None:
     )
     daily.add_argument("first", help="first day, YYYY-MM-DD")
     daily.add_argument("last", nargs="?", help="last day (default: the first)")
-    daily.add_argument("--timezone", default="UTC", metavar="ZONE", help=_TIMEZONE_HELP)
-    daily.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    _run_options(daily, loads_attributes=False)
     daily.set_defaults(func=cmd_daily)
 
     st = sub.add_parser("status", help="what is built: champion, predictions, tables")
