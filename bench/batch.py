@@ -68,10 +68,10 @@ def measure(rounds: int) -> dict:
         started = time.perf_counter()
         with connect(paths.warehouse) as con:
             features = batch_scoring.latest_features(con, selection)
-            predictions = batch_scoring.score(model, features, "churn", version)
-            rows = batch_scoring.write_predictions(con, predictions)
+            scored = batch_scoring.score(model, features, "churn", version)
+            rows = batch_scoring.write_predictions(con, scored)
         seconds = time.perf_counter() - started
-        return seconds, rows, float(predictions["churn_probability"].mean())
+        return seconds, rows, float(scored.predictions["churn_probability"].mean())
 
     def floor() -> tuple[float, int, float]:
         started = time.perf_counter()

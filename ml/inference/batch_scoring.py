@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import duckdb
@@ -9,15 +10,19 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ml.common.model_input import ENTITY, predict_proba
+from ml.common.model_input import ENTITY, categorical_columns, input_columns, model_input
+from ml.features.dbt_manifest import project_vars
 from ml.features import on_demand
 from ml.features.retrieval import SPINE_TIME, retrieval_sql
 from ml.features.views import FeatureView
+from ml.monitoring.drift import PREDICTION
 
 # Risk bands are cut-offs on the churn probability, so that "high" means the same thing
 # whatever model version produced it.
 RISK_BANDS = ((0.6, "high"), (0.3, "medium"), (0.0, "low"))
 PREDICTIONS_TABLE = "predictions.churn_predictions"
+HISTORY_TABLE = "predictions.churn_prediction_history"
+SCORED_INPUTS_TABLE = "monitoring.scored_inputs"
 RECENCY = "customer_features__recency_days"  # shown beside scores so users can filter lapsed
 
 
@@ -51,50 +56,90 @@ def latest_features(
     return con.execute(retrieval_sql(con, "_scoring_spine", selection)).df()
 
 
+@dataclass(frozen=True)
+class Scored:
+    predictions: pd.DataFrame
+    # What the model read, in model-input form, with its score as feature ``prediction``:
+    # drift compares it with the version's reference profile.
+    inputs: pd.DataFrame
+
+
 def score(
     model: Pipeline, features: pd.DataFrame, model_name: str, model_version: str
-) -> pd.DataFrame:
+) -> Scored:
     features = on_demand.add(features, on_demand.end_of_day(features[SPINE_TIME]))
-    probability = predict_proba(model, features)
-    return pd.DataFrame(
+    columns = input_columns(model)
+    inputs = model_input(features, columns, categorical_columns(model))
+    probability = model.predict_proba(inputs)[:, 1]
+    customer_ids = features[ENTITY].astype(str).to_numpy()
+    as_of = pd.to_datetime(features[SPINE_TIME]).dt.date.to_numpy()
+    recency = features[RECENCY].astype("Int64")
+    predictions = pd.DataFrame(
         {
-            "customer_id": features[ENTITY].astype(str).to_numpy(),
-            "as_of_date": pd.to_datetime(features[SPINE_TIME]).dt.date.to_numpy(),
+            "customer_id": customer_ids,
+            "as_of_date": as_of,
             "churn_probability": np.round(probability, 6),
             "risk_band": risk_band(probability),
-            "recency_days": features[RECENCY].astype("Int64").to_numpy(),
+            "recency_days": recency.to_numpy(),
             "model_name": model_name,
             "model_version": str(model_version),
             "scored_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
         }
     )
+    active_days = int(project_vars()["active_window_days"])
+    inputs.insert(0, "customer_id", customer_ids)
+    inputs.insert(1, "as_of_date", as_of)
+    inputs.insert(2, "model_version", str(model_version))
+    # The population the model was trained on: customers who bought within the active window.
+    inputs.insert(3, "active", (recency <= active_days).fillna(False).to_numpy(dtype=bool))
+    inputs[PREDICTION] = probability
+    return Scored(predictions, inputs)
 
 
-def write_predictions(con: duckdb.DuckDBPyConnection, predictions: pd.DataFrame) -> int:
-    """Replace the predictions table in one transaction: readers see the old or the new one."""
-    con.register("_predictions", predictions)
+_PREDICTION_COLUMNS = """
+    cast(customer_id as varchar) as customer_id,
+    cast(as_of_date as date) as as_of_date,
+    cast(churn_probability as double) as churn_probability,
+    cast(risk_band as varchar) as risk_band,
+    cast(recency_days as integer) as recency_days,
+    cast(model_name as varchar) as model_name,
+    cast(model_version as varchar) as model_version,
+    cast(scored_at as timestamp) as scored_at
+"""
+
+
+def write_predictions(con: duckdb.DuckDBPyConnection, scored: Scored) -> int:
+    """Replace the latest predictions and the scored inputs, and record the predictions in the
+    history (re-scoring a date with the same version replaces that date's rows), in one
+    transaction: readers see the old state or the new one."""
+    con.register("_predictions", scored.predictions)
+    con.register("_inputs", scored.inputs)
     try:
         con.execute("begin transaction")
         con.execute("create schema if not exists predictions")
+        con.execute("create schema if not exists monitoring")
+        con.execute(
+            f"create or replace table {PREDICTIONS_TABLE} as "
+            f"select {_PREDICTION_COLUMNS} from _predictions"
+        )
+        con.execute(
+            f"create table if not exists {HISTORY_TABLE} as "
+            f"select * from {PREDICTIONS_TABLE} limit 0"
+        )
         con.execute(
             f"""
-            create or replace table {PREDICTIONS_TABLE} as
-            select
-                cast(customer_id as varchar) as customer_id,
-                cast(as_of_date as date) as as_of_date,
-                cast(churn_probability as double) as churn_probability,
-                cast(risk_band as varchar) as risk_band,
-                cast(recency_days as integer) as recency_days,
-                cast(model_name as varchar) as model_name,
-                cast(model_version as varchar) as model_version,
-                cast(scored_at as timestamp) as scored_at
-            from _predictions
+            delete from {HISTORY_TABLE}
+            where (as_of_date, model_version) in (
+                select distinct as_of_date, model_version from {PREDICTIONS_TABLE})
             """
         )
+        con.execute(f"insert into {HISTORY_TABLE} by name select * from {PREDICTIONS_TABLE}")
+        con.execute(f"create or replace table {SCORED_INPUTS_TABLE} as select * from _inputs")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     finally:
         con.unregister("_predictions")
+        con.unregister("_inputs")
     return con.execute(f"select count(*) from {PREDICTIONS_TABLE}").fetchone()[0]

@@ -53,8 +53,9 @@ def churn_predictions(
     model = model_registry.load_version(client, version)
     with warehouse.connect() as con:
         features = batch_scoring.latest_features(con, selection)
-        predictions = batch_scoring.score(model, features, MODEL_NAME, version)
-        rows = batch_scoring.write_predictions(con, predictions)
+        scored = batch_scoring.score(model, features, MODEL_NAME, version)
+        rows = batch_scoring.write_predictions(con, scored)
+    predictions = scored.predictions
     stall_point("scoring")
     bands = predictions["risk_band"].value_counts().to_dict()
     return dg.MaterializeResult(

@@ -12,6 +12,7 @@ from ml.common import model_input, threads
 from ml.features import on_demand
 from ml.features.dbt_manifest import load_manifest
 from ml.features.views import lineage_tags, training_set_selection
+from ml.monitoring import drift
 from ml.registry import model_registry, provenance
 from ml.training import candidates, evaluation, model_gate, slices, trainer
 from ml.training.model_selection import select_model
@@ -117,6 +118,13 @@ def churn_model(
             missing_views,
             params.gate_tolerance,
         )
+        with warehouse.connect() as con:
+            reference = drift.model_reference(
+                con, model, split.train, params.hyperparameters.random_state
+            )
+        drift.profile_frame(reference, "").drop(columns="model_version").to_csv(
+            folder / drift.REFERENCE_ARTIFACT, index=False
+        )
         (folder / "classification_report.txt").write_text(scored.report)
         slice_report.table.to_csv(folder / "slices.csv", index=False)
         if not chosen.table.empty:
@@ -156,6 +164,9 @@ def churn_model(
             artifacts=folder,
         )
         registry_seconds = time.perf_counter() - started
+    # The frozen reference drift is measured against, kept with the version.
+    with warehouse.connect() as con:
+        drift.store_reference(con, reference, registered.version)
     context.log.info(f"churn v{registered.version}: {decision.reason}")
     return dg.MaterializeResult(
         metadata={

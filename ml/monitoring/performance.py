@@ -1,0 +1,170 @@
+"""How the recorded predictions turned out, and an estimate for those not known yet.
+
+*Realized*: a scoring date's predictions are judged once its label horizon has passed in the
+data (the last transaction day is at least ``horizon`` days after it), never before. The
+label is the training label's rule applied to every customer scored that day: churned when
+they bought nothing in the ``horizon`` days after the scoring date. Metrics, per scoring
+date and model version, in DuckDB SQL (same definitions as scikit-learn, tested against it):
+
+* ROC AUC by the rank-sum (Mann-Whitney) formula, ties at their average rank;
+* PR AUC as average precision: sum over distinct scores, highest first, of recall gained x
+  precision at that score;
+* precision and recall in the top decile: the ceil(10%) highest scores, ties by customer id;
+* Brier score.
+
+Every customer scored counts (lapsed ones too, who are easy, so these read higher than the
+holdout's); the ``active_*`` figures keep the population the model was trained and gated
+on (bought within the active window), and are what a retraining request compares with the
+version's holdout.
+
+*Estimated* (confidence-based performance estimation): if the probabilities are calibrated,
+the expected number of churners among the top decile is the sum of their probabilities, so
+expected precision = mean probability in the top decile and expected recall = their sum /
+the sum over everyone. Reported for every scoring date; where labels have arrived, beside the
+realized value, so the estimate's own error is visible.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from ml.inference.batch_scoring import HISTORY_TABLE
+
+DAILY_TABLE = "features.int_customer_daily"
+TOP_SHARE = 0.1
+
+_GROUP = "as_of_date, model_version"
+
+
+def metrics_sql(relation: str) -> str:
+    """Metrics per (as_of_date, model_version) of ``relation`` (columns as_of_date,
+    model_version, customer_id, p, y)."""
+    return f"""
+    with ranked as (
+        select *,
+            rank() over (partition by {_GROUP} order by p)
+              + (count(*) over (partition by {_GROUP}, p) - 1) / 2.0 as average_rank,
+            row_number() over (partition by {_GROUP} order by p desc, customer_id) as position,
+            count(*) over (partition by {_GROUP}) as n
+        from {relation}
+    ),
+    thresholds as (
+        select {_GROUP}, p, sum(y) as positives_at, count(*) as rows_at
+        from ranked group by {_GROUP}, p
+    ),
+    precision_recall as (
+        select {_GROUP},
+            sum(positives_at) over w as true_positives,
+            sum(rows_at) over w as predicted_positive,
+            positives_at
+        from thresholds
+        window w as (partition by {_GROUP} order by p desc rows unbounded preceding)
+    ),
+    average_precision as (
+        select {_GROUP},
+            sum(positives_at * true_positives / predicted_positive) / nullif(sum(positives_at), 0)
+              as pr_auc
+        from precision_recall group by {_GROUP}
+    ),
+    summary as (
+        select {_GROUP},
+            count(*) as rows,
+            sum(y) as positives,
+            (sum(average_rank) filter (where y = 1) - sum(y) * (sum(y) + 1) / 2.0)
+              / nullif(sum(y) * (count(*) - sum(y)), 0) as roc_auc,
+            coalesce(sum(y) filter (where position <= ceil({TOP_SHARE} * n)), 0)
+              / ceil({TOP_SHARE} * any_value(n)) as precision_top_decile,
+            coalesce(sum(y) filter (where position <= ceil({TOP_SHARE} * n)), 0)
+              / nullif(sum(y), 0) as recall_top_decile,
+            avg((p - y) * (p - y)) as brier
+        from ranked group by {_GROUP}
+    )
+    select s.*, a.pr_auc
+    from summary as s join average_precision as a using ({_GROUP})
+    """
+
+
+def estimated_sql(relation: str) -> str:
+    """Expected top-decile precision and recall, and Brier score, from the probabilities
+    alone (``relation``: as_of_date, model_version, customer_id, p)."""
+    return f"""
+    with ranked as (
+        select *,
+            row_number() over (partition by {_GROUP} order by p desc, customer_id) as position,
+            count(*) over (partition by {_GROUP}) as n
+        from {relation}
+    )
+    select {_GROUP},
+        count(*) as rows,
+        avg(p) filter (where position <= ceil({TOP_SHARE} * n)) as precision_top_decile,
+        sum(p) filter (where position <= ceil({TOP_SHARE} * n)) / nullif(sum(p), 0)
+          as recall_top_decile,
+        avg(p * (1 - p)) as brier
+    from ranked group by {_GROUP}
+    """
+
+
+def _outcomes(horizon: int, active_days: int) -> str:
+    """Each recorded prediction whose horizon has passed, with what happened (y)."""
+    return f"""
+    with data_end as (select max(activity_date) as day from {DAILY_TABLE}),
+    scored as (
+        select h.as_of_date, h.model_version, h.customer_id, h.churn_probability as p,
+               coalesce(h.recency_days <= {active_days}, false) as active
+        from {HISTORY_TABLE} as h, data_end
+        where h.as_of_date + {horizon} <= data_end.day
+    ),
+    bought as (
+        select distinct s.as_of_date, s.customer_id
+        from scored as s
+        join {DAILY_TABLE} as d
+          on cast(d.customer_id as varchar) = s.customer_id
+         and d.activity_date > s.as_of_date
+         and d.activity_date <= s.as_of_date + {horizon}
+    )
+    select s.*, cast(b.customer_id is null as integer) as y
+    from scored as s left join bought as b using (as_of_date, customer_id)
+    """
+
+
+def realized(con: duckdb.DuckDBPyConnection, horizon: int, active_days: int) -> pd.DataFrame:
+    """Realized metrics per scoring date and version whose horizon has passed, with the
+    active population's ROC/PR AUC and the estimate made without labels beside them."""
+    con.execute(f"create or replace temp table _outcomes as {_outcomes(horizon, active_days)}")
+    try:
+        everyone = con.execute(metrics_sql("_outcomes")).df()
+        active = con.execute(
+            metrics_sql("(select * from _outcomes where active)")
+        ).df()[[*_GROUP.split(", "), "rows", "roc_auc", "pr_auc"]]
+        estimate = con.execute(estimated_sql("_outcomes")).df()
+    finally:
+        con.execute("drop table if exists _outcomes")
+    out = everyone.merge(
+        active.rename(columns={c: f"active_{c}" for c in ("rows", "roc_auc", "pr_auc")}),
+        on=_GROUP.split(", "),
+        how="left",
+    ).merge(
+        estimate.drop(columns="rows").rename(
+            columns={c: f"estimated_{c}" for c in ("precision_top_decile", "recall_top_decile",
+                                                   "brier")}
+        ),
+        on=_GROUP.split(", "),
+        how="left",
+    )
+    return out.sort_values(_GROUP.split(", ")).reset_index(drop=True)
+
+
+def estimated(con: duckdb.DuckDBPyConnection, horizon: int) -> pd.DataFrame:
+    """The estimate for scoring dates whose horizon has not passed (labels not known yet)."""
+    relation = f"""(
+        select h.as_of_date, h.model_version, h.customer_id, h.churn_probability as p
+        from {HISTORY_TABLE} as h
+        where h.as_of_date + {horizon} > (select max(activity_date) from {DAILY_TABLE})
+    )"""
+    return (
+        con.execute(estimated_sql(relation))
+        .df()
+        .sort_values(_GROUP.split(", "))
+        .reset_index(drop=True)
+    )
