@@ -9,6 +9,7 @@ Request data never reaches SQL text: ids are validated here and bound as paramet
 from __future__ import annotations
 
 import os
+import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated
@@ -22,11 +23,35 @@ from ml.common.errors import FtiError
 from ml.common.settings import Paths
 from ml.common.settings import paths as resolve_paths
 from ml.inference.online_serving import MAX_BATCH, Prediction, Predictor
-from ml.monitoring.prediction_log import PredictionLogger, log_folder
+from ml.monitoring.prediction_log import PredictionLogger, error_record, log_folder
 
 # A batch of MAX_BATCH of the longest ids is under 8 KB of JSON; anything larger is refused
 # before it is read into memory.
 MAX_BODY_BYTES = 16 * 1024
+
+
+class RefusalLog:
+    """Log each refused prediction request (unknown customer, bad input, body too large, not
+    ready) with its status: the service's error rate is part of its monitoring. Plain ASGI,
+    like ``BodySizeLimit``: it only watches the response's start message."""
+
+    def __init__(self, app, logger: PredictionLogger) -> None:
+        self.app = app
+        self.logger = logger
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/predict"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def watch(message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                elapsed = (time.perf_counter() - started) * 1000.0
+                self.logger.log(error_record(message["status"], scope["path"], elapsed))
+            await send(message)
+
+        await self.app(scope, receive, watch)
 
 
 class BodySizeLimit:
@@ -195,6 +220,7 @@ def create_app(
     )
     app.state.predictor = predictor
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RefusalLog, logger=predictor.logger)
 
     @app.exception_handler(FtiError)
     async def fti_error(request: Request, exc: FtiError) -> JSONResponse:

@@ -15,7 +15,7 @@ import dagster as dg
 
 from ml.common.settings import Paths, export_environment
 from ml.monitoring import health
-from orchestration.lib.keys import DAILY_JOB, PIPELINE_JOB
+from orchestration.lib.keys import CHURN_MODEL, DAILY_JOB, PIPELINE_JOB, TRAINING_JOB
 from orchestration.lib.recovery import reap_dead_runs, run_tags
 
 DAGSTER_YAML = """\
@@ -117,13 +117,20 @@ def execute(
     ops: dict[str, object] | None = None,
     tags: dict[str, str] | None = None,
     progress: dg.LoggerDefinition | None = None,
+    leave_out: frozenset[dg.AssetKey] = frozenset(),
 ) -> tuple[bool, str]:
-    """Run a job in-process, recorded in the instance under ``FTI_HOME``.
+    """Run a job in-process, recorded in the instance under ``FTI_HOME``; ``leave_out``
+    names assets of the job not to materialize this time.
 
     Returns (True, run id) or (False, each failed step with its innermost error).
     """
     paths = prepare_environment()
     job_def = load_definitions().resolve_job_def(job)
+    selection = None
+    if leave_out:
+        selection = sorted(job_def.asset_layer.selected_asset_keys - leave_out)
+        left = {"__".join(key.path) for key in leave_out}
+        ops = {name: config for name, config in (ops or {}).items() if name not in left}
     if progress is None:
         loggers = {"console": {"config": {"log_level": "INFO"}}}
     else:
@@ -140,6 +147,7 @@ def execute(
         result = job_def.execute_in_process(
             run_config=run_config,
             instance=instance,
+            asset_selection=selection,
             tags={**(tags or {}), **run_tags()},
             raise_on_error=False,
         )
@@ -181,8 +189,10 @@ def run_pipeline(
     accept_changes: bool = False,
     progress: dg.LoggerDefinition | None = None,
     timezone: str = "UTC",
+    retrain: bool = True,
 ) -> tuple[bool, str]:
-    """Run the whole asset graph once.
+    """Run the whole asset graph once (without training when ``retrain`` is false: the
+    serving model scores the new features).
 
     With ``append`` the file's rows join those already loaded and dbt rebuilds incrementally
     from ``incremental_from`` (the earliest new day); the rest of the graph runs as usual.
@@ -209,21 +219,43 @@ def run_pipeline(
         ops["models__churn_model"] = {"config": training}
     if accept_changes:
         ops["published__features"] = {"config": {"max_row_drop": 1.0, "max_null_rate_rise": 1.0}}
-    return execute(PIPELINE_JOB, ops=ops, progress=progress)
+    leave_out = frozenset() if retrain else frozenset({CHURN_MODEL})
+    return execute(PIPELINE_JOB, ops=ops, progress=progress, leave_out=leave_out)
+
+
+def run_retraining(
+    training: dict[str, object] | None = None, progress: dg.LoggerDefinition | None = None
+) -> tuple[bool, str]:
+    """Train a new version on the current training set, then score and monitor."""
+    ops = {"models__churn_model": {"config": training}} if training else None
+    return execute(TRAINING_JOB, ops=ops, progress=progress)
+
+
+def retraining_due(paths: Paths) -> str | None:
+    """Why the next update should train: no champion yet, or an open retraining request."""
+    from ml.monitoring import report
+    from ml.registry import model_registry
+
+    if not (paths.mlflow_dir / "mlflow.db").exists():
+        return "no model is registered yet"
+    if model_registry.champion_version(model_registry.configure(paths)) is None:
+        return "no model serves yet"
+    request = ((report.read(paths) or {}).get("retraining")) or {}
+    if request.get("requested"):
+        return f"retraining was requested: {request.get('reason')}"
+    return None
 
 
 def run_days(
     first: str,
     last: str | None = None,
-    training: dict[str, object] | None = None,
     progress: dg.LoggerDefinition | None = None,
     timezone: str = "UTC",
 ) -> tuple[bool, str]:
     """Materialize the daily partitions first..last as one run of the `daily_update` job:
-    their landed files are appended and features rebuilt incrementally from ``first``."""
+    their landed files are appended, features rebuilt incrementally from ``first``, and the
+    serving model scores them (training has its own job)."""
     ops: dict[str, object] = {"raw__daily_transactions": {"config": {"timezone": timezone}}}
-    if training:
-        ops["models__churn_model"] = {"config": training}
     return execute(
         DAILY_JOB,
         ops=ops,
@@ -239,7 +271,7 @@ def status(paths: Paths) -> dict[str, object]:
     """What is built, read from the published snapshot and the registry, never the warehouse."""
     from ml.features import quality_gate
     from ml.inference import publication
-    from ml.monitoring import health
+    from ml.monitoring import health, report
     from ml.registry import model_registry
 
     manifest = publication.read_manifest(paths) or {}
@@ -262,4 +294,5 @@ def status(paths: Paths) -> dict[str, object]:
         "features_published_at": features.get("published_at"),
         "features_database": str(quality_gate.database_path(paths)),
         "health": health.read(paths),
+        "monitoring": report.summary(report.read(paths)),
     }

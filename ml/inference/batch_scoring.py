@@ -11,8 +11,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ml.common.model_input import ENTITY, categorical_columns, input_columns, model_input
-from ml.features.dbt_manifest import project_vars
 from ml.features import on_demand
+from ml.features.dbt_manifest import project_vars
 from ml.features.retrieval import SPINE_TIME, retrieval_sql
 from ml.features.views import FeatureView
 from ml.monitoring.drift import PREDICTION
@@ -64,9 +64,7 @@ class Scored:
     inputs: pd.DataFrame
 
 
-def score(
-    model: Pipeline, features: pd.DataFrame, model_name: str, model_version: str
-) -> Scored:
+def score(model: Pipeline, features: pd.DataFrame, model_name: str, model_version: str) -> Scored:
     features = on_demand.add(features, on_demand.end_of_day(features[SPINE_TIME]))
     columns = input_columns(model)
     inputs = model_input(features, columns, categorical_columns(model))

@@ -349,6 +349,7 @@ class Predictor:
                         "logged_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)),
                         "latency_ms": latency,
                         "features": features,
+                        "status": 200,
                     }
                 )
         return [out[i] for i in ids]

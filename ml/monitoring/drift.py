@@ -105,8 +105,7 @@ def profile(
     for column in numeric:
         quantiles = [i / BINS for i in range(1, BINS)]
         found = con.execute(
-            f"select quantile_disc(cast({_quote(column)} as double), {quantiles}) "
-            f"from {relation}"
+            f"select quantile_disc(cast({_quote(column)} as double), {quantiles}) from {relation}"
         ).fetchone()[0]
         edges[column] = tuple(sorted({float(v) for v in found or []}))
     categories: dict[str, tuple[str, ...]] = {}
@@ -117,9 +116,9 @@ def profile(
             f"order by count(*) desc, c limit {MAX_CATEGORIES}"
         ).fetchall()
         categories[column] = tuple(sorted(r[0] for r in rows))
-    shells = {
-        c: Profile(c, NUMERIC, edges[c], (), (), 0.0, 0) for c in numeric
-    } | {c: Profile(c, CATEGORICAL, (), categories[c], (), 0.0, 0) for c in categorical}
+    shells = {c: Profile(c, NUMERIC, edges[c], (), (), 0.0, 0) for c in numeric} | {
+        c: Profile(c, CATEGORICAL, (), categories[c], (), 0.0, 0) for c in categorical
+    }
     counts = _histograms(con, relation, shells, "true")
     return {
         name: Profile(
@@ -169,9 +168,7 @@ def profile_frame(profiles: dict[str, Profile], model_version: str) -> pd.DataFr
                     "bin": i,
                     "upper_edge": p.edges[i] if p.kind == NUMERIC and i < len(p.edges) else None,
                     "category": (
-                        p.categories[i]
-                        if p.kind == CATEGORICAL and i < len(p.categories)
-                        else None
+                        p.categories[i] if p.kind == CATEGORICAL and i < len(p.categories) else None
                     ),
                     "share": share,
                     "null_rate": p.null_rate,
@@ -282,15 +279,17 @@ def measure(
     ``where``) against ``reference``: one row per feature, with its status."""
     present = {
         r[0]
-        for r in con.execute(f"select column_name from (describe select * from {relation})")
-        .fetchall()
+        for r in con.execute(
+            f"select column_name from (describe select * from {relation})"
+        ).fetchall()
     }
     profiles = {name: p for name, p in reference.items() if name in present}
     if not profiles:
         return pd.DataFrame(
             columns=["feature", "psi", "js", "ks", "null_rate", "null_rate_change", "status"]
         )
-    con.execute(f"create or replace temp table _current as {_counts_sql(relation, profiles, where)}")
+    counts = _counts_sql(relation, profiles, where)
+    con.execute(f"create or replace temp table _current as {counts}")
     ref = profile_frame(profiles, "")
     con.register("_reference", ref)
     try:
@@ -307,8 +306,7 @@ def measure(
     ref_null = {name: p.null_rate for name, p in profiles.items()}
     out["null_rate_change"] = out["null_rate"] - out["feature"].map(ref_null)
     out["status"] = [
-        status(psi, change)
-        for psi, change in zip(out["psi"], out["null_rate_change"], strict=True)
+        status(psi, change) for psi, change in zip(out["psi"], out["null_rate_change"], strict=True)
     ]
     return out.sort_values("feature").reset_index(drop=True)
 

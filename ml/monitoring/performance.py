@@ -134,9 +134,9 @@ def realized(con: duckdb.DuckDBPyConnection, horizon: int, active_days: int) -> 
     con.execute(f"create or replace temp table _outcomes as {_outcomes(horizon, active_days)}")
     try:
         everyone = con.execute(metrics_sql("_outcomes")).df()
-        active = con.execute(
-            metrics_sql("(select * from _outcomes where active)")
-        ).df()[[*_GROUP.split(", "), "rows", "roc_auc", "pr_auc"]]
+        active = con.execute(metrics_sql("(select * from _outcomes where active)")).df()[
+            [*_GROUP.split(", "), "rows", "roc_auc", "pr_auc"]
+        ]
         estimate = con.execute(estimated_sql("_outcomes")).df()
     finally:
         con.execute("drop table if exists _outcomes")
@@ -146,8 +146,9 @@ def realized(con: duckdb.DuckDBPyConnection, horizon: int, active_days: int) -> 
         how="left",
     ).merge(
         estimate.drop(columns="rows").rename(
-            columns={c: f"estimated_{c}" for c in ("precision_top_decile", "recall_top_decile",
-                                                   "brier")}
+            columns={
+                c: f"estimated_{c}" for c in ("precision_top_decile", "recall_top_decile", "brier")
+            }
         ),
         on=_GROUP.split(", "),
         how="left",

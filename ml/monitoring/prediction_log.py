@@ -30,7 +30,22 @@ LOG_COLUMNS = {
     "latency_ms": "DOUBLE",
     "features_as_of": "JSON",
     "features": "JSON",
+    "feature_versions": "JSON",
+    # 200 for a prediction; a refused request is logged too, with its HTTP status and path,
+    # so the service's error rate is known.
+    "status": "INTEGER",
+    "path": "VARCHAR",
 }
+
+
+def error_record(status: int, path: str, latency_ms: float) -> dict[str, object]:
+    return {
+        "request_id": uuid.uuid4().hex,
+        "logged_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "status": status,
+        "path": path,
+        "latency_ms": round(latency_ms, 3),
+    }
 
 
 def log_folder(paths: Paths) -> Path:

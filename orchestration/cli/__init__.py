@@ -12,13 +12,13 @@ import argparse
 import sys
 
 from ml.common.errors import FtiError
-from orchestration.cli import features, model, pipeline, servers
+from orchestration.cli import features, model, monitor, pipeline, servers
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="fti", description=__doc__.splitlines()[0])
     sub = root.add_subparsers(dest="command", required=True)
-    for noun in (pipeline, features, model, servers):
+    for noun in (pipeline, features, model, monitor, servers):
         noun.add_commands(sub)
     return root
 

@@ -180,5 +180,15 @@ def print_summary(report: dict[str, object], headline: str) -> None:
             print(f"  BLOCKED        : {stage} at {outcome['at']}: {outcome['detail']}")
     if report.get("stale_predictions"):
         print(f"  STALE          : {report['stale_predictions']}")
-    print("Next: `fti status --json`, `fti ui` (Dagster), `fti dashboard` (Streamlit), or query")
+    monitoring = report.get("monitoring")
+    if monitoring and monitoring.get("drift_as_of"):
+        print(
+            f"  drift          : {monitoring['drift_status']} at {monitoring['drift_as_of']} "
+            f"({monitoring['drift_alerts']} alert(s), {monitoring['drift_warnings']} warning(s)); "
+            f"realized performance for {monitoring['realized_dates']} scoring date(s)"
+        )
+        retraining = monitoring.get("retraining") or {}
+        if retraining.get("requested"):
+            print(f"  RETRAINING     : requested: {retraining['reason']}")
+    print("Next: `fti monitor`, `fti ui` (Dagster), `fti dashboard` (Streamlit), or query")
     print(f"      features.customer_features in {report['features_database']} with DuckDB.")

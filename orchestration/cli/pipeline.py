@@ -19,8 +19,10 @@ from orchestration.runner import (
     materialized,
     prepare_environment,
     reap,
+    retraining_due,
     run_days,
     run_pipeline,
+    run_retraining,
     status,
 )
 
@@ -69,6 +71,9 @@ def cmd_update(args: argparse.Namespace) -> int:
         raise InputError(f"{args.transactions}: no row has a usable transaction_ts")
     if args.attributes:
         validate_customers(args.attributes)
+    why = "--retrain" if args.retrain else retraining_due(paths)
+    if why:
+        print(f"fti: training a new version ({why})")
     started = time.perf_counter()
     with run_output(paths, "update", args.verbose) as display:
         ok, detail = run_pipeline(
@@ -79,6 +84,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             accept_changes=args.accept_changes,
             progress=display.logger(),
             timezone=args.timezone,
+            retrain=why is not None,
         )
     seconds = time.perf_counter() - started
     if ok and RAW_TRANSACTIONS not in materialized(detail):
@@ -102,6 +108,18 @@ def cmd_daily(args: argparse.Namespace) -> int:
         )
     headline = f"Days {args.first}..{args.last or args.first} processed"
     return _report(ok, detail, paths, display.log_path, "daily run", headline)
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Train a new version now (the gate decides whether it serves), then score and monitor."""
+    paths = prepare_environment()
+    if not paths.warehouse.exists():
+        raise NotReady("nothing is loaded yet: run `fti demo` first")
+    started = time.perf_counter()
+    with run_output(paths, "retrain", args.verbose) as display:
+        ok, detail = run_retraining(progress=display.logger())
+    headline = f"Retraining finished in {time.perf_counter() - started:.0f} s"
+    return _report(ok, detail, paths, display.log_path, "retraining", headline)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -159,8 +177,20 @@ def add_commands(sub) -> None:
         required=True,
         help="CSV/Parquet with new rows (same columns as for demo)",
     )
+    update.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train a new version too (otherwise only when no model serves or monitoring "
+        "has an open retraining request)",
+    )
     _run_options(update)
     update.set_defaults(func=cmd_update)
+
+    retrain = sub.add_parser(
+        "retrain", help="train a new version now; the gate decides whether it serves"
+    )
+    retrain.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    retrain.set_defaults(func=cmd_retrain)
 
     daily = sub.add_parser(
         "daily", help="process daily partitions from FTI_HOME/landing/<YYYY-MM-DD>.csv"

@@ -11,6 +11,7 @@ WAREHOUSE_POOL = "warehouse"
 
 PIPELINE_JOB = "fti_pipeline"
 DAILY_JOB = "daily_update"
+TRAINING_JOB = "retrain"
 
 RAW_TRANSACTIONS = dg.AssetKey(["raw", "transactions"])
 RAW_CUSTOMERS = dg.AssetKey(["raw", "customers"])
@@ -22,8 +23,13 @@ PUBLISHED_FEATURES = dg.AssetKey(["published", "features"])
 ONLINE_FEATURE_STORE = dg.AssetKey(["online", "feature_store"])
 CHURN_MODEL = dg.AssetKey(["models", "churn_model"])
 PREDICTIONS = dg.AssetKey(["predictions", "churn_predictions"])
+PREDICTION_HISTORY = dg.AssetKey(["predictions", "churn_prediction_history"])
 DASHBOARD_SNAPSHOT = dg.AssetKey(["published", "dashboard_snapshot"])
 ONLINE_PREDICTIONS = dg.AssetKey(["monitoring", "online_predictions"])
+FEATURE_DRIFT = dg.AssetKey(["monitoring", "feature_drift"])
+MODEL_PERFORMANCE = dg.AssetKey(["monitoring", "model_performance"])
+ONLINE_HEALTH = dg.AssetKey(["monitoring", "online_health"])
+MONITORING_REPORT = dg.AssetKey(["published", "monitoring_report"])
 
 
 def relation_key(relation: str) -> dg.AssetKey:

@@ -11,26 +11,45 @@ from ml.inference import batch_scoring
 from ml.registry import model_registry
 from orchestration.defs.features.dbt_models import dbt_models
 from orchestration.lib.dbt_project import dbt_project
-from orchestration.lib.keys import CHURN_MODEL, PREDICTIONS, PUBLISHED_FEATURES, WAREHOUSE_POOL
+from orchestration.lib.keys import (
+    CHURN_MODEL,
+    PREDICTION_HISTORY,
+    PREDICTIONS,
+    PUBLISHED_FEATURES,
+    WAREHOUSE_POOL,
+)
 from orchestration.lib.resources import ModelRegistry, Warehouse
 
 
-@dg.asset(
-    key=PREDICTIONS,
-    deps=[
-        get_asset_key_for_model([dbt_models], "customer_features"),
-        PUBLISHED_FEATURES,
-        CHURN_MODEL,
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            PREDICTIONS,
+            deps=[
+                get_asset_key_for_model([dbt_models], "customer_features"),
+                PUBLISHED_FEATURES,
+                CHURN_MODEL,
+            ],
+            description="Churn probability and risk band of every customer at the latest "
+            "snapshot, scored by `models:/churn@champion`.",
+            kinds={"duckdb", "scikitlearn"},
+        ),
+        dg.AssetSpec(
+            PREDICTION_HISTORY,
+            deps=[PREDICTIONS],
+            description="Every scoring kept: one row per customer, scoring date and model "
+            "version (scoring a date again with the same version replaces its rows).",
+            kinds={"duckdb"},
+        ),
     ],
     group_name="inference",
-    kinds={"duckdb", "scikitlearn"},
     pool=WAREHOUSE_POOL,
 )
 def churn_predictions(
     context: dg.AssetExecutionContext, warehouse: Warehouse, registry: ModelRegistry
-) -> dg.MaterializeResult:
-    """Churn probability and risk band of every customer at the latest snapshot, scored by
-    `models:/churn@champion`."""
+):
+    """Score every customer with the champion; the latest table and the history are written
+    in one transaction, with the scored inputs drift is measured on."""
     client = registry.client()
     version = model_registry.champion_version(client)
     if version is None:
@@ -58,14 +77,23 @@ def churn_predictions(
     predictions = scored.predictions
     stall_point("scoring")
     bands = predictions["risk_band"].value_counts().to_dict()
-    return dg.MaterializeResult(
+    with warehouse.connect() as con:
+        history_rows, history_dates = con.execute(
+            f"select count(*), count(distinct as_of_date) from {batch_scoring.HISTORY_TABLE}"
+        ).fetchone()
+    yield dg.MaterializeResult(
+        asset_key=PREDICTIONS,
         metadata={
             "dagster/row_count": rows,
             "model_version": version,
             "as_of_date": str(predictions["as_of_date"].max()),
             "mean_churn_probability": float(predictions["churn_probability"].mean()),
             **{f"risk_{band}": int(bands.get(band, 0)) for band in ("high", "medium", "low")},
-        }
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=PREDICTION_HISTORY,
+        metadata={"dagster/row_count": history_rows, "scoring_dates": history_dates},
     )
 
 

@@ -2,11 +2,12 @@
 
 import dagster as dg
 
+from ml.monitoring.online_health import ONLINE_TABLE, ensure_table
 from ml.monitoring.prediction_log import LOG_COLUMNS, log_folder
 from orchestration.lib.keys import ONLINE_PREDICTIONS, WAREHOUSE_POOL
 from orchestration.lib.resources import FtiHome, Warehouse
 
-TABLE = "monitoring.online_predictions"
+TABLE = ONLINE_TABLE
 
 
 @dg.asset(
@@ -23,10 +24,8 @@ def online_predictions(
     idempotent: a request id already loaded is skipped, and loaded files are moved aside."""
     folder = log_folder(fti_home.paths)
     files = sorted(p for p in folder.glob("*.jsonl")) if folder.exists() else []
-    columns = ", ".join(f"{name} {kind}" for name, kind in LOG_COLUMNS.items())
     with warehouse.connect() as con:
-        con.execute("create schema if not exists monitoring")
-        con.execute(f"create table if not exists {TABLE} ({columns})")
+        ensure_table(con)
         loaded = 0
         if files:
             listing = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
@@ -35,7 +34,7 @@ def online_predictions(
             before = con.execute(f"select count(*) from {TABLE}").fetchall()[0][0]
             con.execute(
                 f"""
-                insert into {TABLE}
+                insert into {TABLE} by name
                 select {", ".join(LOG_COLUMNS)}
                 from read_json([{listing}], format = 'newline_delimited', columns = {{{spec}}})
                 where request_id not in (select request_id from {TABLE})

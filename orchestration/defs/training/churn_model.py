@@ -12,7 +12,7 @@ from ml.common import model_input, threads
 from ml.features import on_demand
 from ml.features.dbt_manifest import load_manifest
 from ml.features.views import lineage_tags, training_set_selection
-from ml.monitoring import drift
+from ml.monitoring import drift, report
 from ml.registry import model_registry, provenance
 from ml.training import candidates, evaluation, model_gate, slices, trainer
 from ml.training.model_selection import select_model
@@ -164,9 +164,13 @@ def churn_model(
             artifacts=folder,
         )
         registry_seconds = time.perf_counter() - started
-    # The frozen reference drift is measured against, kept with the version.
+    # The frozen reference drift is measured against, kept with the version; and any open
+    # retraining request is answered by this version (the gate decided whether it serves).
     with warehouse.connect() as con:
         drift.store_reference(con, reference, registered.version)
+        answered = report.answer_requests(con, registered.version)
+    if answered:
+        context.log.info(f"churn v{registered.version} answers {answered} retraining request(s)")
     context.log.info(f"churn v{registered.version}: {decision.reason}")
     return dg.MaterializeResult(
         metadata={

@@ -15,7 +15,9 @@ from ml.monitoring import drift
 def _con(**frames: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for name, frame in frames.items():
-        con.execute(f"create table {name} as select * from frame")
+        con.register("_frame", frame)
+        con.execute(f"create table {name} as select * from _frame")
+        con.unregister("_frame")
     return con
 
 
@@ -115,8 +117,14 @@ def test_reference_round_trips_through_the_warehouse():
 
 @pytest.mark.parametrize(
     ("psi", "change", "expected"),
-    [(0.09, 0.0, "ok"), (0.1, 0.0, "warn"), (0.25, 0.0, "alert"), (0.0, 0.05, "warn"),
-     (0.0, 0.2, "alert"), (0.0, -0.5, "ok")],
+    [
+        (0.09, 0.0, "ok"),
+        (0.1, 0.0, "warn"),
+        (0.25, 0.0, "alert"),
+        (0.0, 0.05, "warn"),
+        (0.0, 0.2, "alert"),
+        (0.0, -0.5, "ok"),
+    ],
 )
 def test_status_thresholds(psi, change, expected):
     assert drift.status(psi, change) == expected

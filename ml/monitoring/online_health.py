@@ -1,0 +1,211 @@
+"""The online service from its own logs: traffic, latency, refusals, and online/offline skew.
+
+Skew is measured the way Chronon reports consistency: for each logged prediction, the feature
+values the API read from the online store are compared with the offline features of the same
+customer as of the same time (point-in-time retrieval from the warehouse, at the snapshot the
+store said it served); per feature, the share of requests whose value differs. On-demand
+features are computed from the request time and are left out. Beside it, the gap between the
+online probability and the batch probability of the same customer, snapshot and version.
+A healthy system shows no skew: a non-zero share means the store and the warehouse disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import duckdb
+import pandas as pd
+
+from ml.features.retrieval import SPINE_TIME, retrieval_sql
+from ml.features.views import FeatureView, FeatureViewError, required_views, serving_selection
+from ml.inference.batch_scoring import HISTORY_TABLE
+from ml.monitoring.prediction_log import LOG_COLUMNS
+
+ONLINE_TABLE = "monitoring.online_predictions"
+RELATIVE_TOLERANCE = 1e-9
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    """The log table, with columns added by later versions of the logger."""
+    con.execute("create schema if not exists monitoring")
+    columns = ", ".join(f"{name} {kind}" for name, kind in LOG_COLUMNS.items())
+    con.execute(f"create table if not exists {ONLINE_TABLE} ({columns})")
+    present = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'monitoring' and table_name = 'online_predictions'"
+        ).fetchall()
+    }
+    for name, kind in LOG_COLUMNS.items():
+        if name not in present:
+            con.execute(f"alter table {ONLINE_TABLE} add column {name} {kind}")
+
+
+def service(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Answered requests, latency percentiles (ms) of answered requests, refusals by status."""
+    answered, p50, p95, p99 = con.execute(
+        f"""
+        select count(*),
+               quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95),
+               quantile_cont(latency_ms, 0.99)
+        from {ONLINE_TABLE} where coalesce(status, 200) < 400
+        """
+    ).fetchone()
+    errors = dict(
+        con.execute(
+            f"select cast(status as varchar), count(*) from {ONLINE_TABLE} "
+            "where status >= 400 group by 1 order by 1"
+        ).fetchall()
+    )
+    refused = sum(errors.values())
+    total = answered + refused
+
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(float(value), 3)
+
+    return {
+        "requests": int(total),
+        "answered": int(answered),
+        "p50_ms": ms(p50),
+        "p95_ms": ms(p95),
+        "p99_ms": ms(p99),
+        "errors": {status: int(n) for status, n in errors.items()},
+        "error_rate": round(refused / total, 6) if total else None,
+    }
+
+
+def _differs(online: object, offline: object) -> bool:
+    """Whether an online value (from JSON) and an offline one (from DuckDB) disagree."""
+    online_null = online is None or (isinstance(online, float) and math.isnan(online))
+    offline_null = offline is None or bool(pd.isna(offline))
+    if online_null or offline_null:
+        return online_null != offline_null
+    if isinstance(offline, dt.date | dt.datetime | pd.Timestamp):
+        return pd.Timestamp(str(online)) != pd.Timestamp(offline)
+    if isinstance(online, bool | int | float) and not isinstance(offline, str):
+        return not math.isclose(float(online), float(offline), rel_tol=RELATIVE_TOLERANCE)
+    return str(online) != str(offline)
+
+
+def _spine_time(as_of: str) -> str:
+    """A store's as-of as a spine time of the same type (a DATE means the end of that day)."""
+    return f"date '{as_of}'" if len(as_of) == 10 else f"timestamp '{as_of}'"
+
+
+def skew(
+    con: duckdb.DuckDBPyConnection, views: list[FeatureView], limit: int = 10_000
+) -> dict[str, object]:
+    """Per feature, the share of the latest ``limit`` logged predictions whose online value
+    differs from the offline one; and the online-batch probability gap."""
+    logged = con.execute(
+        f"""
+        select request_id, customer_id, model_version, churn_probability,
+               features_as_of, features, feature_versions
+        from {ONLINE_TABLE}
+        where coalesce(status, 200) < 400 and features is not null
+          and feature_versions is not null
+        order by logged_at desc limit {limit}
+        """
+    ).df()
+    if logged.empty:
+        return {"compared": 0, "features": {}, "probability_gap": None}
+    logged["features"] = logged["features"].map(json.loads)
+    logged["features_as_of"] = logged["features_as_of"].map(json.loads)
+    logged["feature_versions"] = logged["feature_versions"].map(json.loads)
+    differing: dict[str, int] = {}
+    compared: dict[str, int] = {}
+    for versions, group in logged.groupby(logged["feature_versions"].map(json.dumps)):
+        tags = {f"feature_view.{view}": pinned for view, pinned in json.loads(versions).items()}
+        try:
+            selection = serving_selection(required_views(tags), views)
+        except FeatureViewError:
+            continue  # a view definition changed since: nothing offline to compare with
+        for view, features in selection.items():
+            _compare_view(con, group, view, features, differing, compared)
+    gap = _probability_gap(con, logged)
+    return {
+        "compared": len(logged),
+        "features": {
+            name: round(differing.get(name, 0) / n, 6) for name, n in sorted(compared.items())
+        },
+        "probability_gap": gap,
+    }
+
+
+def _compare_view(
+    con: duckdb.DuckDBPyConnection,
+    group: pd.DataFrame,
+    view: FeatureView,
+    features: list[str],
+    differing: dict[str, int],
+    compared: dict[str, int],
+) -> None:
+    rows = group[group["features_as_of"].map(lambda marks: view.name in marks)]
+    if rows.empty:
+        return
+    spine = pd.DataFrame(
+        {
+            "customer_id": rows["customer_id"].to_numpy(),
+            "as_of": rows["features_as_of"].map(lambda marks: str(marks[view.name])).to_numpy(),
+        }
+    )
+    parts = []
+    for as_of, part in spine.groupby("as_of", sort=True):
+        con.register("_skew_ids", part[["customer_id"]])
+        try:
+            con.execute(
+                f"create or replace temp table _skew_spine as "
+                f"select customer_id, {_spine_time(as_of)} as {SPINE_TIME} from _skew_ids"
+            )
+            found = con.execute(retrieval_sql(con, "_skew_spine", {view: features})).df()
+        finally:
+            con.unregister("_skew_ids")
+            con.execute("drop table if exists _skew_spine")
+        found.index = part.index  # retrieval keeps spine order
+        parts.append(found)
+    offline = pd.concat(parts).sort_index()
+    online = rows["features"].to_numpy()
+    for feature in features:
+        column = f"{view.name}__{feature}"
+        for i, values in enumerate(online):
+            if column not in values:
+                continue
+            compared[column] = compared.get(column, 0) + 1
+            if _differs(values[column], offline[column].iloc[i]):
+                differing[column] = differing.get(column, 0) + 1
+
+
+def _probability_gap(con: duckdb.DuckDBPyConnection, logged: pd.DataFrame) -> dict | None:
+    """Online vs batch probability of the same customer, model version and snapshot date."""
+    keys = pd.DataFrame(
+        {
+            "customer_id": logged["customer_id"].to_numpy(),
+            "model_version": logged["model_version"].astype(str).to_numpy(),
+            "online": logged["churn_probability"].to_numpy(),
+            "as_of": [
+                min(str(v)[:10] for v in marks.values()) if marks else None
+                for marks in logged["features_as_of"]
+            ],
+        }
+    )
+    con.register("_online", keys)
+    try:
+        pairs, mean_gap, max_gap = con.execute(
+            f"""
+            select count(*), avg(abs(o.online - h.churn_probability)),
+                   max(abs(o.online - h.churn_probability))
+            from _online as o join {HISTORY_TABLE} as h
+              on h.customer_id = o.customer_id and h.model_version = o.model_version
+             and h.as_of_date = cast(o.as_of as date)
+            """
+        ).fetchone()
+    except duckdb.CatalogException:
+        return None
+    finally:
+        con.unregister("_online")
+    if not pairs:
+        return {"pairs": 0, "mean_abs": None, "max_abs": None}
+    return {"pairs": int(pairs), "mean_abs": round(mean_gap, 6), "max_abs": round(max_gap, 6)}
