@@ -136,7 +136,7 @@ def test_accept_changes_relaxes_the_gate_through_valid_job_config(monkeypatch, d
 
     seen = {}
 
-    def execute(job, ops, progress=None):
+    def execute(job, ops, progress=None, leave_out=frozenset()):
         seen.update(job=job, ops=ops)
         return True, ""
 
