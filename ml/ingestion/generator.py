@@ -11,6 +11,7 @@ gives the same log, byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -62,29 +63,10 @@ def generate(customers: int = 5000, seed: int = 7) -> GeneratedLog:
     n = customers
 
     signup_day = rng.integers(0, DAYS - 30, size=n)
-    channel = rng.choice(CHANNELS, size=n, p=CHANNEL_WEIGHTS)
-    country = rng.choice(COUNTRIES, size=n, p=COUNTRY_WEIGHTS)
-    lifetime_scale = (
-        MEAN_LIFETIME_DAYS
-        * np.vectorize(CHANNEL_LIFETIME.get)(channel)
-        * np.vectorize(COUNTRY_LIFETIME.get)(country)
-    )
-    lifetime = lifetime_scale * rng.weibull(1.3, size=n)
-    rate = rng.gamma(shape=2.0, scale=1.0 / (2.0 * MEAN_GAP_DAYS), size=n)
-    basket = rng.lognormal(mean=np.log(45.0), sigma=0.5, size=n)
+    channel, country, lifetime, rate, basket = _traits(rng, n)
 
     end_day = np.minimum(signup_day + lifetime, DAYS)
-    active = end_day - signup_day
-    counts = rng.poisson(rate * active)
-
-    owner = np.repeat(np.arange(n), counts)
-    offset = rng.uniform(0.0, 1.0, size=owner.size) * active[owner]
-    # Thin purchases in the decline window before the hidden end of life.
-    life_end = signup_day[owner] + lifetime[owner]
-    t = signup_day[owner] + offset
-    into_decline = np.clip((t - (life_end - DECLINE_DAYS)) / DECLINE_DAYS, 0.0, 1.0)
-    keep = rng.uniform(size=owner.size) >= 0.8 * into_decline
-    owner, t = owner[keep], t[keep]
+    owner, t = _purchases(rng, signup_day, end_day, signup_day + lifetime, rate)
 
     # Every customer makes a first purchase on signup.
     first = np.arange(n)
@@ -127,6 +109,123 @@ def generate(customers: int = 5000, seed: int = 7) -> GeneratedLog:
     return GeneratedLog(
         customers=customer_frame, transactions=transactions, customer_history=history
     )
+
+
+def _traits(
+    rng: np.random.Generator, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Channel, country, hidden lifetime (days), purchase rate (per day) and basket size of
+    ``n`` customers, drawn in this order (the order fixes the log for a seed)."""
+    channel = rng.choice(CHANNELS, size=n, p=CHANNEL_WEIGHTS)
+    country = rng.choice(COUNTRIES, size=n, p=COUNTRY_WEIGHTS)
+    lifetime_scale = (
+        MEAN_LIFETIME_DAYS
+        * np.vectorize(CHANNEL_LIFETIME.get)(channel)
+        * np.vectorize(COUNTRY_LIFETIME.get)(country)
+    )
+    lifetime = lifetime_scale * rng.weibull(1.3, size=n)
+    rate = rng.gamma(shape=2.0, scale=1.0 / (2.0 * MEAN_GAP_DAYS), size=n)
+    basket = rng.lognormal(mean=np.log(45.0), sigma=0.5, size=n)
+    return channel, country, lifetime, rate, basket
+
+
+def _purchases(
+    rng: np.random.Generator,
+    start: np.ndarray,
+    end: np.ndarray,
+    life_end: np.ndarray,
+    rate: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, day) of each purchase in [start, end) at each customer's rate, thinned in the
+    decline window before their hidden end of life."""
+    active = np.maximum(end - start, 0.0)
+    counts = rng.poisson(rate * active)
+    owner = np.repeat(np.arange(start.size), counts)
+    t = start[owner] + rng.uniform(0.0, 1.0, size=owner.size) * active[owner]
+    into_decline = np.clip((t - (life_end[owner] - DECLINE_DAYS)) / DECLINE_DAYS, 0.0, 1.0)
+    keep = rng.uniform(size=owner.size) >= 0.8 * into_decline
+    return owner[keep], t[keep]
+
+
+def continuation(
+    customers: int = 5000,
+    seed: int = 7,
+    days: int = 120,
+    drift_from: int | None = None,
+    spend_scale: float = 1.0,
+) -> GeneratedLog:
+    """The ``days`` days after the log ``generate(customers, seed)`` ends: its customers buy
+    on for as long as their hidden lifetimes last, and new customers sign up at the same rate
+    as before (their CRM rows in ``customers``). From day ``drift_from`` of the continuation
+    (0 = its first day) every basket is ``spend_scale`` times larger: a drift in spending that
+    leaves the churn process alone. Deterministic for its arguments."""
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    rng = np.random.default_rng(seed)
+    n = customers
+    signup_day = rng.integers(0, DAYS - 30, size=n).astype(float)
+    _, _, lifetime, rate, basket = _traits(rng, n)
+    later = np.random.default_rng([seed, 2, days])
+    arrivals = int(later.poisson(n / (DAYS - 30) * days))
+    new_signup = np.sort(DAYS + later.uniform(0.0, days, size=arrivals))
+    channel, country, new_lifetime, new_rate, new_basket = _traits(later, arrivals)
+
+    life_end = np.concatenate([signup_day + lifetime, new_signup + new_lifetime])
+    rates = np.concatenate([rate, new_rate])
+    baskets = np.concatenate([basket, new_basket])
+    starts = np.concatenate([np.full(n, float(DAYS)), new_signup])
+    owner, t = _purchases(later, starts, np.minimum(life_end, DAYS + days), life_end, rates)
+    owner = np.concatenate([np.arange(n, n + arrivals), owner])  # a first purchase on signup
+    t = np.concatenate([new_signup, t])
+
+    amount = baskets[owner] * later.lognormal(0.0, 0.35, size=owner.size)
+    if drift_from is not None:
+        amount = np.where(t >= DAYS + drift_from, amount * spend_scale, amount)
+    amount = np.maximum(np.round(amount, 2), 0.5)
+    quantity = 1 + later.poisson(np.clip(baskets[owner] / 30.0, 0.2, None))
+    order = np.lexsort((owner, t))
+    owner, t, amount, quantity = owner[order], t[order], amount[order], quantity[order]
+    seconds = np.floor(t * 86400.0).astype("int64")
+    ids = np.array([f"C{i:07d}" for i in range(n + arrivals)])
+    signed_up = START + pd.to_timedelta(np.floor(new_signup * 86400.0), unit="s")
+    new_customers = pd.DataFrame(
+        {
+            "customer_id": ids[n:],
+            "signup_date": signed_up.date,
+            "acquisition_channel": channel,
+            "country": country,
+            "segment": SEGMENTS[0],
+            "updated_at": signed_up,
+        }
+    )
+    transactions = pd.DataFrame(
+        {
+            "transaction_id": [f"T{seed}-{days}-{i:09d}" for i in range(owner.size)],
+            "customer_id": ids[owner],
+            "transaction_ts": START + pd.to_timedelta(seconds, unit="s"),
+            "amount": amount,
+            "quantity": quantity.astype("int64"),
+        }
+    )
+    return GeneratedLog(
+        customers=new_customers, transactions=transactions, customer_history=new_customers
+    )
+
+
+def write_days(log: GeneratedLog, folder: Path) -> list[Path]:
+    """One ``<YYYY-MM-DD>.csv`` per day with transactions, and ``<YYYY-MM-DD>.customers.csv``
+    with the CRM rows of the customers who signed up that day, as ``landing/`` takes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    days = log.transactions["transaction_ts"].dt.strftime("%Y-%m-%d")
+    for day, rows in log.transactions.groupby(days, sort=True):
+        rows.to_csv(folder / f"{day}.csv", index=False)
+        written.append(folder / f"{day}.csv")
+    signups = log.customers["updated_at"].dt.strftime("%Y-%m-%d")
+    for day, rows in log.customers.groupby(signups, sort=True):
+        rows.to_csv(folder / f"{day}.customers.csv", index=False)
+        written.append(folder / f"{day}.customers.csv")
+    return written
 
 
 def _attribute_history(

@@ -11,6 +11,7 @@ the dashboard read the report published as JSON, never the warehouse a run may h
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ from ml.common.settings import Paths
 from ml.monitoring import drift
 
 REQUESTS_TABLE = "monitoring.retraining_requests"
+# Each evaluated scoring date and why it asked for retraining (NULL: it did not).
+CONDITIONS_TABLE = "monitoring.retraining_conditions"
 REALIZED_TABLE = "monitoring.realized_performance"
 ESTIMATED_TABLE = "monitoring.estimated_performance"
 REPORT_FILE = "monitoring.json"
@@ -102,6 +105,7 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def _ensure_requests(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists monitoring")
+    con.execute(f"create table if not exists {CONDITIONS_TABLE} (as_of_date date, reason varchar)")
     con.execute(
         f"""
         create table if not exists {REQUESTS_TABLE} (
@@ -142,57 +146,62 @@ def performance_trigger(row: pd.Series, holdout_roc_auc: float | None) -> str | 
     return None
 
 
-def _conditions(
-    con: duckdb.DuckDBPyConnection, holdout: dict[str, float]
-) -> dict[object, tuple[str, str]]:
-    """Scoring dates (ascending) whose drift or realized performance asks for retraining:
-    date -> (model version, reason)."""
-    found: dict[object, tuple[str, str]] = {}
-    if _table_exists(con, drift.DRIFT_TABLE):
-        rows = con.execute(f"select * from {drift.DRIFT_TABLE} order by as_of_date").df()
-        for (day, version), group in rows.groupby(["as_of_date", "model_version"], sort=True):
-            reason = drift_trigger(group)
-            if reason:
-                found[day] = (version, reason)
+def _latest_reason(
+    con: duckdb.DuckDBPyConnection, day: dt.date, holdout: dict[str, float]
+) -> str | None:
+    """Why the state at scoring date ``day`` asks for retraining: its drift, or the most
+    recent realized performance known."""
+    rows = con.execute(f"select * from {drift.DRIFT_TABLE} where as_of_date = ?", [day]).df()
+    reasons = []
+    for _, group in rows.groupby("model_version"):
+        reasons.append(drift_trigger(group))
     if _table_exists(con, REALIZED_TABLE):
-        realized = con.execute(f"select * from {REALIZED_TABLE} order by as_of_date").df()
-        for _, row in realized.iterrows():
-            reason = performance_trigger(row, holdout.get(str(row["model_version"])))
-            if reason and row["as_of_date"] not in found:
-                found[row["as_of_date"]] = (str(row["model_version"]), reason)
-    return dict(sorted(found.items()))
+        realized = con.execute(
+            f"select * from {REALIZED_TABLE} order by as_of_date desc limit 1"
+        ).df()
+        if len(realized):
+            row = realized.iloc[0]
+            reasons.append(performance_trigger(row, holdout.get(str(row["model_version"]))))
+    found = [r for r in reasons if r]
+    return "; ".join(found) if found else None
 
 
 def update_requests(
     con: duckdb.DuckDBPyConnection, holdout: dict[str, float]
 ) -> dict[str, object] | None:
-    """Raise a request if the latest scoring date asks for one and its streak has none yet;
-    returns the open request, if any."""
+    """Evaluate the latest scoring date; raise a request if it asks for one and its streak
+    (the consecutive evaluated dates that asked) has none yet. Returns the open request."""
     _ensure_requests(con)
     if not _table_exists(con, drift.DRIFT_TABLE):
         return open_request(con)
-    dates = [
-        r[0]
-        for r in con.execute(
-            f"select distinct as_of_date from {drift.DRIFT_TABLE} order by 1"
-        ).fetchall()
-    ]
-    conditions = _conditions(con, holdout)
-    if dates and dates[-1] in conditions:
-        streak_start = dates[-1]
-        for day in reversed(dates):
-            if day not in conditions:
-                break
-            streak_start = day
-        raised = con.execute(
-            f"select count(*) from {REQUESTS_TABLE} where as_of_date >= ?", [streak_start]
+    day = con.execute(f"select max(as_of_date) from {drift.DRIFT_TABLE}").fetchone()[0]
+    if day is None:
+        return open_request(con)
+    reason = _latest_reason(con, day, holdout)
+    con.execute(f"delete from {CONDITIONS_TABLE} where as_of_date = ?", [day])
+    con.execute(f"insert into {CONDITIONS_TABLE} values (?, ?)", [day, reason])
+    if reason is None:
+        return open_request(con)
+    evaluated = con.execute(
+        f"select as_of_date, reason from {CONDITIONS_TABLE} order by as_of_date desc"
+    ).fetchall()
+    streak_start = day
+    for as_of, why in evaluated:
+        if why is None:
+            break
+        streak_start = as_of
+    raised = con.execute(
+        f"select count(*) from {REQUESTS_TABLE} where as_of_date >= ?", [streak_start]
+    ).fetchone()[0]
+    if not raised:
+        version = con.execute(
+            f"select any_value(model_version) from {drift.DRIFT_TABLE} where as_of_date = ?",
+            [day],
         ).fetchone()[0]
-        if not raised:
-            version, reason = conditions[dates[-1]]
-            con.execute(
-                f"insert into {REQUESTS_TABLE} values (?, ?, ?, ?, ?, null, null)",
-                [_now(), dates[-1], streak_start, version, reason],
-            )
+        con.execute(
+            f"insert into {REQUESTS_TABLE} values (?, ?, ?, ?, ?, null, null)",
+            [_now(), day, streak_start, version, reason],
+        )
     return open_request(con)
 
 

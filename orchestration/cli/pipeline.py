@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from ml.common.errors import NotReady
 from ml.common.settings import Paths
+from ml.ingestion import generator
 from ml.ingestion.raw_log import InputError, validate_customers, validate_file
+from ml.monitoring import report
 from orchestration.cli.output import print_summary, run_output
 from orchestration.lib.keys import RAW_TRANSACTIONS
 from orchestration.runner import (
@@ -110,6 +113,47 @@ def cmd_daily(args: argparse.Namespace) -> int:
     return _report(ok, detail, paths, display.log_path, "daily run", headline)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Continue the generated demo log day by day (with an optional drift) through the daily
+    path, as the landing sensor and the retraining sensor would while `fti ui` runs."""
+    paths = prepare_environment()
+    if not paths.warehouse.exists():
+        raise NotReady("nothing is loaded yet: run `fti demo` first (same --customers/--seed)")
+    log = generator.continuation(
+        args.customers, args.seed, args.days, args.drift_from, args.spend_scale
+    )
+    landing = paths.home / "landing"
+    generator.write_days(log, landing)
+    first = generator.START + pd.Timedelta(days=generator.DAYS)
+    drift = (
+        f"; baskets x{args.spend_scale} from {(first + pd.Timedelta(days=args.drift_from)).date()}"
+        if args.drift_from is not None
+        else ""
+    )
+    print(
+        f"fti simulate: {len(log.transactions)} transactions and {len(log.customers)} new "
+        f"customers over {args.days} days from {first.date()} written to {landing}{drift}"
+    )
+    started = time.perf_counter()
+    with run_output(paths, "simulate", args.verbose) as display:
+        for offset in range(0, args.days, args.step):
+            start = first + pd.Timedelta(days=offset)
+            end = first + pd.Timedelta(days=min(offset + args.step, args.days) - 1)
+            ok, detail = run_days(str(start.date()), str(end.date()), progress=display.logger())
+            if not ok:
+                break
+            request = ((report.read(paths) or {}).get("retraining")) or {}
+            if request.get("requested") and not args.no_retrain:
+                ok, detail = run_retraining(progress=display.logger())
+                if not ok:
+                    break
+    headline = f"Simulated {args.days} days in {time.perf_counter() - started:.0f} s"
+    code = _report(ok, detail, paths, display.log_path, "simulation", headline)
+    if code == 0:
+        print("See `fti monitor` for drift, realized performance and retraining requests.")
+    return code
+
+
 def cmd_retrain(args: argparse.Namespace) -> int:
     """Train a new version now (the gate decides whether it serves), then score and monitor."""
     paths = prepare_environment()
@@ -185,6 +229,31 @@ def add_commands(sub) -> None:
     )
     _run_options(update)
     update.set_defaults(func=cmd_update)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="continue the generated log day by day through the daily path (drift optional)",
+    )
+    simulate.add_argument("--days", type=int, default=120, help="days to continue (default 120)")
+    simulate.add_argument("--step", type=int, default=7, help="days per run (default 7)")
+    simulate.add_argument(
+        "--drift-from",
+        type=int,
+        metavar="DAY",
+        help="day of the continuation (0 = its first) from which baskets are scaled",
+    )
+    simulate.add_argument(
+        "--spend-scale", type=float, default=1.6, help="basket scale of the drift (default 1.6)"
+    )
+    simulate.add_argument("--customers", type=int, default=5000, help="as given to `fti demo`")
+    simulate.add_argument("--seed", type=int, default=7, help="as given to `fti demo`")
+    simulate.add_argument(
+        "--no-retrain",
+        action="store_true",
+        help="leave retraining requests open (by default they are answered, as the sensor does)",
+    )
+    simulate.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    simulate.set_defaults(func=cmd_simulate)
 
     retrain = sub.add_parser(
         "retrain", help="train a new version now; the gate decides whether it serves"

@@ -2,8 +2,9 @@
 is up.
 
 * ``landing_files``: a transaction file dropped into ``FTI_HOME/landing/`` as
-  ``<YYYY-MM-DD>.csv`` (or ``.parquet``) starts a run of its day: ingest, features, online
-  store, scoring, monitoring. On by default. A file is taken once it has not changed for
+  ``<YYYY-MM-DD>.csv`` (or ``.parquet``; with an optional ``<YYYY-MM-DD>.customers.csv`` of
+  attribute changes) starts a run of its day: ingest, features, online store, scoring,
+  monitoring. On by default. A file is taken once it has not changed for
   ``SETTLE_SECONDS`` (still being copied otherwise); sending a changed file again runs again.
 * ``daily_update_schedule``: the same for yesterday's partition every night, for sources that
   are pulled into ``landing/`` rather than dropped (off by default: turn it on in the UI).
@@ -23,12 +24,11 @@ import dagster as dg
 
 from ml.monitoring import report
 from orchestration.defs.freshness import FRESHNESS_CHECKS
-from orchestration.defs.ingestion.daily import DAILY
+from orchestration.defs.ingestion.daily import ATTRIBUTES, DAILY, SUFFIXES
 from orchestration.defs.jobs import daily_update, retrain
 from orchestration.lib.resources import FtiHome
 
 SETTLE_SECONDS = 5.0
-SUFFIXES = (".csv", ".parquet")
 
 
 def landed_days(fti_home: FtiHome, now: float) -> tuple[list[tuple[str, str]], list[str]]:
@@ -39,12 +39,15 @@ def landed_days(fti_home: FtiHome, now: float) -> tuple[list[tuple[str, str]], l
         return [], []
     first = dt.date.fromisoformat(DAILY.start.strftime("%Y-%m-%d"))
     last = dt.date.today() + dt.timedelta(days=1)
-    found, ignored = [], []
+    by_day: dict[str, list[str]] = {}
+    waiting: set[str] = set()  # a file of the day is still being written: the day waits
+    ignored = []
     for path in sorted(landing.iterdir()):
         if path.name.startswith(".") or path.suffix not in SUFFIXES or not path.is_file():
             continue
+        stem = path.stem.removesuffix(ATTRIBUTES)
         try:
-            day = dt.date.fromisoformat(path.stem)
+            day = dt.date.fromisoformat(stem)
         except ValueError:
             ignored.append(f"{path.name}: not named <YYYY-MM-DD>{path.suffix}")
             continue
@@ -53,8 +56,12 @@ def landed_days(fti_home: FtiHome, now: float) -> tuple[list[tuple[str, str]], l
             continue
         stat = path.stat()
         if now - stat.st_mtime < SETTLE_SECONDS:
-            continue  # still being written; next tick
-        found.append((day.isoformat(), f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"))
+            waiting.add(day.isoformat())
+            continue
+        by_day.setdefault(day.isoformat(), []).append(
+            f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+        )
+    found = [(day, "|".join(names)) for day, names in by_day.items() if day not in waiting]
     return found, ignored
 
 

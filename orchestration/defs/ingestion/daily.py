@@ -24,12 +24,17 @@ DAILY = dg.DailyPartitionsDefinition(
 )
 
 
-def landing_files(landing: Path, days: list[str]) -> list[Path]:
-    """The landed file of each day that has one (a day without a file had no sales)."""
+SUFFIXES = (".csv", ".parquet")
+ATTRIBUTES = ".customers"  # <day>.customers.csv: CRM rows changed that day (optional)
+
+
+def landing_files(landing: Path, days: list[str], kind: str = "") -> list[Path]:
+    """The landed file of each day that has one (a day without a file had no sales);
+    ``kind=ATTRIBUTES`` for the days' customer attribute files."""
     found = []
     for day in days:
-        for suffix in (".csv", ".parquet"):
-            path = landing / f"{day}{suffix}"
+        for suffix in SUFFIXES:
+            path = landing / f"{day}{kind}{suffix}"
             if path.exists():
                 found.append(path)
                 break
@@ -71,18 +76,25 @@ with warnings.catch_warnings():
     ) -> dg.MaterializeResult:
         """The landed files of the run's days, appended to raw.transactions (a file sent twice
         adds nothing: ids without a transaction_id derive from the row's content, and rows
-        whose id is already loaded are skipped)."""
+        whose id is already loaded are skipped); a day's ``<day>.customers.csv``, if any,
+        upserts customer attributes (the dbt snapshot records the changes)."""
         keys = context.partition_keys
-        files = landing_files(fti_home.paths.home / "landing", keys)
+        landing = fti_home.paths.home / "landing"
+        files = landing_files(landing, keys)
+        attributes = landing_files(landing, keys, ATTRIBUTES)
         for path in files:  # refuse the whole batch before changing anything
             raw_log.validate_file(path, config.timezone)
-        appended = rejected = skipped = 0
+        for path in attributes:
+            raw_log.validate_customers(path)
+        appended = rejected = skipped = changed = 0
         with warehouse.connect() as con:
             for path in files:
                 result = raw_log.ingest_file(con, path, append=True, zone=config.timezone)
                 appended += result.transactions
                 rejected += result.rejected
                 skipped += result.already_loaded
+            for path in attributes:
+                changed += raw_log.ingest_customers(con, path)
         context.log.info(f"{len(files)} landed file(s) for {keys[0]}..{keys[-1]}: {appended} rows")
         return dg.MaterializeResult(
             metadata={
@@ -91,5 +103,7 @@ with warnings.catch_warnings():
                 "appended_rows": appended,
                 "rejected_rows": rejected,
                 "already_loaded_rows": skipped,
+                "attribute_files": len(attributes),
+                "customers_changed": changed,
             }
         )
