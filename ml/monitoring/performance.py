@@ -128,44 +128,51 @@ def _outcomes(horizon: int, active_days: int) -> str:
     """
 
 
+_KEYS = _GROUP.split(", ")
+_METRICS = [
+    "rows",
+    "positives",
+    "roc_auc",
+    "pr_auc",
+    "precision_top_decile",
+    "recall_top_decile",
+    "brier",
+]
+_ESTIMATES = ["precision_top_decile", "recall_top_decile", "brier"]
+
+
+def _with_active(con: duckdb.DuckDBPyConnection, sql, relation: str, columns) -> pd.DataFrame:
+    """``sql`` over everyone, beside the same over the active population (``active_*``)."""
+    everyone = con.execute(sql(relation)).df()
+    active = con.execute(sql(f"(select * from {relation} where active)")).df()
+    active = active[[*_KEYS, *columns]].rename(columns={c: f"active_{c}" for c in columns})
+    return everyone.merge(active, on=_KEYS, how="left")
+
+
 def realized(con: duckdb.DuckDBPyConnection, horizon: int, active_days: int) -> pd.DataFrame:
-    """Realized metrics per scoring date and version whose horizon has passed, with the
-    active population's ROC/PR AUC and the estimate made without labels beside them."""
+    """Realized metrics per scoring date and version whose horizon has passed, for everyone
+    scored and for the active population, with the estimates made without labels beside
+    them (``estimated_*``)."""
     con.execute(f"create or replace temp table _outcomes as {_outcomes(horizon, active_days)}")
     try:
-        everyone = con.execute(metrics_sql("_outcomes")).df()
-        active = con.execute(metrics_sql("(select * from _outcomes where active)")).df()[
-            [*_GROUP.split(", "), "rows", "roc_auc", "pr_auc"]
-        ]
-        estimate = con.execute(estimated_sql("_outcomes")).df()
+        measured = _with_active(con, metrics_sql, "_outcomes", _METRICS)
+        estimate = _with_active(con, estimated_sql, "_outcomes", _ESTIMATES)
     finally:
         con.execute("drop table if exists _outcomes")
-    out = everyone.merge(
-        active.rename(columns={c: f"active_{c}" for c in ("rows", "roc_auc", "pr_auc")}),
-        on=_GROUP.split(", "),
-        how="left",
-    ).merge(
-        estimate.drop(columns="rows").rename(
-            columns={
-                c: f"estimated_{c}" for c in ("precision_top_decile", "recall_top_decile", "brier")
-            }
-        ),
-        on=_GROUP.split(", "),
-        how="left",
-    )
-    return out.sort_values(_GROUP.split(", ")).reset_index(drop=True)
+    estimate = estimate.drop(columns="rows")
+    estimate = estimate.rename(columns={c: f"estimated_{c}" for c in estimate if c not in _KEYS})
+    out = measured.merge(estimate, on=_KEYS, how="left")
+    return out.sort_values(_KEYS).reset_index(drop=True)
 
 
-def estimated(con: duckdb.DuckDBPyConnection, horizon: int) -> pd.DataFrame:
-    """The estimate for scoring dates whose horizon has not passed (labels not known yet)."""
+def estimated(con: duckdb.DuckDBPyConnection, horizon: int, active_days: int) -> pd.DataFrame:
+    """The estimate for scoring dates whose horizon has not passed (labels not known yet),
+    for everyone scored and for the active population."""
     relation = f"""(
-        select h.as_of_date, h.model_version, h.customer_id, h.churn_probability as p
+        select h.as_of_date, h.model_version, h.customer_id, h.churn_probability as p,
+               coalesce(h.recency_days <= {active_days}, false) as active
         from {HISTORY_TABLE} as h
         where h.as_of_date + {horizon} > (select max(activity_date) from {DAILY_TABLE})
     )"""
-    return (
-        con.execute(estimated_sql(relation))
-        .df()
-        .sort_values(_GROUP.split(", "))
-        .reset_index(drop=True)
-    )
+    out = _with_active(con, estimated_sql, relation, ["rows", *_ESTIMATES])
+    return out.sort_values(_KEYS).reset_index(drop=True)

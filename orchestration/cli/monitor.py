@@ -37,17 +37,21 @@ def print_report(monitoring: dict[str, object]) -> None:
         print("  none yet: the first scoring date's horizon has not passed in the data")
     for r in monitoring["realized"]:
         print(
-            f"  {r['as_of_date']} v{r['model_version']}: {r['rows']} customers, ROC AUC "
-            f"{_number(r['roc_auc'])}, PR AUC {_number(r['pr_auc'])}, top-decile precision "
-            f"{_number(r['precision_top_decile'])} (estimated "
-            f"{_number(r['estimated_precision_top_decile'])}), Brier {_number(r['brier'])}; "
-            f"active customers ROC AUC {_number(r['active_roc_auc'])}"
+            f"  {r['as_of_date']} v{r['model_version']}: all {r['rows']} scored: ROC AUC "
+            f"{_number(r['roc_auc'])}, PR AUC {_number(r['pr_auc'])}, Brier "
+            f"{_number(r['brier'])} | {r['active_rows']} active: ROC AUC "
+            f"{_number(r['active_roc_auc'])}, PR AUC {_number(r['active_pr_auc'])}, top-decile "
+            f"precision {_number(r['active_precision_top_decile'])} (estimated "
+            f"{_number(r['estimated_active_precision_top_decile'])}), recall "
+            f"{_number(r['active_recall_top_decile'])} (estimated "
+            f"{_number(r['estimated_active_recall_top_decile'])})"
         )
-    print("\nEstimated performance (labels not known yet)")
+    print("\nEstimated performance of active customers (labels not known yet)")
     for r in monitoring["estimated"]:
         print(
-            f"  {r['as_of_date']} v{r['model_version']}: expected top-decile precision "
-            f"{_number(r['precision_top_decile'])}, recall {_number(r['recall_top_decile'])}"
+            f"  {r['as_of_date']} v{r['model_version']}: {r['active_rows']} active, expected "
+            f"top-decile precision {_number(r['active_precision_top_decile'])}, recall "
+            f"{_number(r['active_recall_top_decile'])}"
         )
     online = monitoring.get("online") or {}
     skew = online.get("skew") or {}

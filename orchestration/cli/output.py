@@ -99,6 +99,12 @@ class RunDisplay(logging.Handler):
         if self.live and self._step is not None:
             self._write(f"\r\033[K  ...    {self._describe(self._step)}")
 
+    def say(self, line: str) -> None:
+        """A line of the command's own on the screen (and in the log)."""
+        with self._lock:
+            self._write(line + "\n")
+            self.log.write(line + "\n")
+
     def _finish(self, line: str) -> None:
         if not self.verbose:
             self._write(("\r\033[K" if self.live else "") + line + "\n")

@@ -113,6 +113,17 @@ def cmd_daily(args: argparse.Namespace) -> int:
     return _report(ok, detail, paths, display.log_path, "daily run", headline)
 
 
+def _monitoring_line(summary: dict[str, object] | None) -> str:
+    if not summary:
+        return "no monitoring report"
+    retraining = (summary.get("retraining") or {}).get("requested")
+    return (
+        f"drift {summary['drift_status']} ({summary['drift_alerts']} alerts, "
+        f"{summary['drift_warnings']} warnings), realized dates {summary['realized_dates']}"
+        + (", RETRAINING REQUESTED" if retraining else "")
+    )
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Continue the generated demo log day by day (with an optional drift) through the daily
     path, as the landing sensor and the retraining sensor would while `fti ui` runs."""
@@ -136,15 +147,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     with run_output(paths, "simulate", args.verbose) as display:
+        # One line per run here; every step of every run is in the log file.
         for offset in range(0, args.days, args.step):
             start = first + pd.Timedelta(days=offset)
             end = first + pd.Timedelta(days=min(offset + args.step, args.days) - 1)
-            ok, detail = run_days(str(start.date()), str(end.date()), progress=display.logger())
+            began = time.perf_counter()
+            ok, detail = run_days(str(start.date()), str(end.date()))
+            line = f"  {start.date()}..{end.date()}  {time.perf_counter() - began:5.1f} s"
+            if ok:
+                line += "  " + _monitoring_line(report.summary(report.read(paths)))
+            display.say(line if ok else f"{line}  FAILED")
             if not ok:
                 break
             request = ((report.read(paths) or {}).get("retraining")) or {}
             if request.get("requested") and not args.no_retrain:
-                ok, detail = run_retraining(progress=display.logger())
+                began = time.perf_counter()
+                ok, detail = run_retraining()
+                versions = status(paths)["champion"] or {}
+                display.say(
+                    f"  retrained ({request['reason'][:60]}...) in "
+                    f"{time.perf_counter() - began:.1f} s; serving v{versions.get('version')}"
+                )
                 if not ok:
                     break
     headline = f"Simulated {args.days} days in {time.perf_counter() - started:.0f} s"

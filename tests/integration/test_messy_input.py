@@ -65,7 +65,7 @@ def test_messy_update_is_read_exactly_resent_changes_nothing_and_every_id_is_ser
         [row[:3] for row in MESSY], columns=["customer_id", "transaction_ts", "amount"]
     )
     messy.to_csv(tmp_path / "messy.csv", index=False)
-    assert main(["update", "--transactions", str(tmp_path / "messy.csv")]) == 0
+    assert main(["update", "--transactions", str(tmp_path / "messy.csv"), "--retrain"]) == 0
     with duckdb.connect(str(fti_home.warehouse), read_only=True) as con:
         stored = con.execute(
             "select customer_id, transaction_ts, amount from raw.transactions "

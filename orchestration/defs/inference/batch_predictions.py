@@ -42,6 +42,7 @@ from orchestration.lib.resources import ModelRegistry, Warehouse
             kinds={"duckdb"},
         ),
     ],
+    name="predictions__churn_predictions",  # the step shows as predictions/churn_predictions
     group_name="inference",
     pool=WAREHOUSE_POOL,
 )

@@ -120,7 +120,7 @@ def model_performance(
     holdout = holdout_roc_auc(registry)
     with warehouse.connect() as con:
         realized = performance.realized(con, horizon, active)
-        estimated = performance.estimated(con, horizon)
+        estimated = performance.estimated(con, horizon, active)
         report.replace_table(con, report.REALIZED_TABLE, realized)
         report.replace_table(con, report.ESTIMATED_TABLE, estimated)
     latest = realized.iloc[-1] if len(realized) else None

@@ -95,7 +95,12 @@ def test_labels_only_once_the_horizon_has_passed():
     assert first["active_rows"] == 3
     # Day 10, horizon (10, 40]: b (day 25), c (day 30) and a (day 40) bought; only d churned.
     assert got.iloc[1]["positives"] == 1
-    estimate = performance.estimated(con, horizon=30)
+    estimate = performance.estimated(con, horizon=30, active_days=180)
     assert list(estimate["as_of_date"].astype(str)) == ["2024-02-10"]
     assert estimate.iloc[0]["precision_top_decile"] == pytest.approx(0.9)
     assert estimate.iloc[0]["recall_top_decile"] == pytest.approx(0.9 / 1.8)
+    # Active (bought within 180 days): a, b, c; the top decile is a alone.
+    assert estimate.iloc[0]["active_rows"] == 3
+    assert estimate.iloc[0]["active_recall_top_decile"] == pytest.approx(0.9 / 1.7)
+    assert first["estimated_active_precision_top_decile"] == pytest.approx(0.9)
+    assert first["active_precision_top_decile"] == 1.0  # a churned
