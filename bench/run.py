@@ -24,7 +24,7 @@ import features
 from common import BIN, ROOT, customers_for, label, machine, python, run_measured, write_json
 
 BENCH = ROOT / "bench"
-SECTIONS = ("features", "pit", "tracking", "demo", "batch", "online", "threads")
+SECTIONS = ("features", "pit", "tracking", "demo", "batch", "online", "threads", "monitoring")
 
 # (figure, target, "<=" or ">=") per key of results.json; the Markdown table follows this order.
 TARGETS = {
@@ -38,6 +38,7 @@ TARGETS = {
     "online.ratio_vs_bare": (2.0, "<="),
     "online.speedup_vs_mlflow_serve": (3.0, ">="),
     "threads.slowdown_beside_busy": (2.0, "<="),
+    "monitoring.drift_speedup_vs_pandas": (1.0, ">="),
 }
 
 # The incremental target is set where a run's fixed costs no longer dominate.
@@ -140,6 +141,12 @@ def run(sizes: list[int], rounds: int, large_rounds: int, skip: set[str], scratc
     if "threads" not in skip:
         log("a model fit beside a busy process, by thread setting")
         results["threads"] = child_json("threads.py", "--rounds", str(rounds))
+    if "monitoring" not in skip:
+        customers = customers_for(max(sizes))
+        log(f"drift and realized performance in DuckDB vs pandas/scipy/sklearn, {customers} rows")
+        results["monitoring"] = child_json(
+            "drift.py", "--customers", str(customers), "--rounds", str(rounds)
+        )
     results["headline"] = headline(results, sizes)
     return results
 
@@ -161,6 +168,11 @@ def headline(results: dict, sizes: list[int]) -> dict[str, object]:
     ours = [t for name, t in results.get("threads", {}).get("threads", {}).items() if "fti" in name]
     if ours:
         flat["threads.slowdown_beside_busy"] = ours[0]["slowdown"]
+    if "monitoring" in results:
+        flat["monitoring.drift_speedup_vs_pandas"] = results["monitoring"]["drift"]["speedup"]
+        flat["monitoring.realized_speedup_vs_sklearn"] = results["monitoring"]["realized"][
+            "speedup"
+        ]
     return flat
 
 
@@ -285,6 +297,23 @@ def markdown(results: dict) -> str:
         for name, d in results["demo"].items():
             steps = sorted(d["steps_s"].items(), key=lambda kv: -kv[1])
             lines.append(f"- {name}: " + ", ".join(f"`{k}` {v}" for k, v in steps if v >= 0.5))
+    if "monitoring" in results:
+        m = results["monitoring"]
+        lines += [
+            "",
+            f"## Monitoring statistics ({m['customers']} customers per scoring date)",
+            "",
+            "| what | DuckDB SQL | pandas/scipy/sklearn (reading the rows first) | "
+            "largest difference |",
+            "|---|---|---|---|",
+            f"| drift: PSI, JS, KS, null rate of {m['drift']['inputs']} inputs | "
+            f"{m['drift']['duckdb_s']} s | {m['drift']['pandas_scipy_s']} s | "
+            f"{max(m['drift']['max_abs_difference'].values()):.1e} |",
+            f"| realized: ROC/PR AUC, Brier over {m['realized']['rows']} rows, "
+            f"{m['realized']['dates']} dates | {m['realized']['duckdb_s']} s | "
+            f"{m['realized']['sklearn_s']} s | "
+            f"{max(m['realized']['max_abs_difference'].values()):.1e} |",
+        ]
     if "threads" in results:
         lines += [
             "",

@@ -52,8 +52,8 @@ def test_history_reference_and_report_after_the_first_run(built_home, capsys):
     # ... and the same profile is an artifact of the version's MLflow run.
     client = mlflow.MlflowClient(built_home.tracking_uri)
     run_id = client.get_model_version(MODEL_NAME, "1").run_id
-    names = {a.path for a in client.list_artifacts(run_id)}
-    assert drift.REFERENCE_ARTIFACT in names
+    names = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+    assert f"evaluation/{drift.REFERENCE_ARTIFACT}" in names
 
     assert main(["monitor", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
