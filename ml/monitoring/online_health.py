@@ -201,7 +201,7 @@ def _probability_gap(con: duckdb.DuckDBPyConnection, logged: pd.DataFrame) -> di
               on h.customer_id = o.customer_id and h.model_version = o.model_version
              and h.as_of_date = cast(o.as_of as date)
             """
-        ).fetchone()
+        ).fetchall()[0]  # fetched whole: DuckDB refuses to unregister under an open result
     except duckdb.CatalogException:
         return None
     finally:
