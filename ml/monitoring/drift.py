@@ -29,6 +29,9 @@ from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from ml.common.model_input import categorical_columns, input_columns, model_input
 
 REFERENCE_TABLE = "monitoring.reference_profiles"
 DRIFT_TABLE = "monitoring.feature_drift"
@@ -316,12 +319,10 @@ REFERENCE_ARTIFACT = "reference_profile.csv"
 
 
 def model_reference(
-    con: duckdb.DuckDBPyConnection, model, frame: pd.DataFrame, random_state: int
+    con: duckdb.DuckDBPyConnection, model: Pipeline, frame: pd.DataFrame, random_state: int
 ) -> dict[str, Profile]:
     """The reference profile of a model: its inputs, as it reads them, over the rows it was
     fitted on (a seeded sample above ``REFERENCE_MAX_ROWS``), and its scores on them."""
-    from ml.common.model_input import categorical_columns, input_columns, model_input
-
     if len(frame) > REFERENCE_MAX_ROWS:
         frame = frame.sample(REFERENCE_MAX_ROWS, random_state=random_state)
     categorical = categorical_columns(model)

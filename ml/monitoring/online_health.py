@@ -90,6 +90,10 @@ def _differs(online: object, offline: object) -> bool:
     return str(online) != str(offline)
 
 
+def _known(as_of: object) -> bool:
+    return as_of is not None and str(as_of) not in ("", "None")
+
+
 def _spine_time(as_of: str) -> str:
     """A store's as-of as a spine time of the same type (a DATE means the end of that day)."""
     return f"date '{as_of}'" if len(as_of) == 10 else f"timestamp '{as_of}'"
@@ -143,7 +147,9 @@ def _compare_view(
     differing: dict[str, int],
     compared: dict[str, int],
 ) -> None:
-    rows = group[group["features_as_of"].map(lambda marks: view.name in marks)]
+    # A view the store holds nothing of (no attributes in a user's log) has no as-of (the
+    # API says "None").
+    rows = group[group["features_as_of"].map(lambda marks: _known(marks.get(view.name)))]
     if rows.empty:
         return
     spine = pd.DataFrame(
@@ -185,8 +191,13 @@ def _probability_gap(con: duckdb.DuckDBPyConnection, logged: pd.DataFrame) -> di
             "customer_id": logged["customer_id"].to_numpy(),
             "model_version": logged["model_version"].astype(str).to_numpy(),
             "online": logged["churn_probability"].to_numpy(),
+            # The snapshot date batch scoring used: the date-typed views' as-of (an attribute
+            # view's as-of is the time of its latest change).
             "as_of": [
-                min(str(v)[:10] for v in marks.values()) if marks else None
+                max(
+                    (str(v) for v in marks.values() if v is not None and len(str(v)) == 10),
+                    default=None,
+                )
                 for marks in logged["features_as_of"]
             ],
         }
