@@ -6,7 +6,8 @@ label is the training label's rule applied to every customer scored that day: ch
 they bought nothing in the ``horizon`` days after the scoring date. Metrics, per scoring
 date and model version, in DuckDB SQL (same definitions as scikit-learn, tested against it):
 
-* ROC AUC by the rank-sum (Mann-Whitney) formula, ties at their average rank;
+* ROC AUC by the Mann-Whitney statistic: the share of (churner, non-churner) pairs ranked
+  the right way round, ties counting half;
 * PR AUC as average precision: sum over distinct scores, highest first, of recall gained x
   precision at that score;
 * precision and recall in the top decile: the ceil(10%) highest scores, ties by customer id;
@@ -34,54 +35,90 @@ from ml.inference.batch_scoring import HISTORY_TABLE
 DAILY_TABLE = "features.int_customer_daily"
 TOP_SHARE = 0.1
 
-_GROUP = "as_of_date, model_version"
+_KEYS = ["as_of_date", "model_version"]
+_GROUP = ", ".join(_KEYS)
+
+
+def _on(alias: str) -> str:
+    """The group's key columns of a table alias."""
+    return ", ".join(f"{alias}.{key}" for key in _KEYS)
 
 
 def metrics_sql(relation: str) -> str:
     """Metrics per (as_of_date, model_version) of ``relation`` (columns as_of_date,
-    model_version, customer_id, p, y)."""
+    model_version, customer_id, p, y). The AUCs come from one row per distinct score, so only
+    the top decile needs the rows in order."""
     return f"""
-    with ranked as (
-        select *,
-            rank() over (partition by {_GROUP} order by p)
-              + (count(*) over (partition by {_GROUP}, p) - 1) / 2.0 as average_rank,
-            row_number() over (partition by {_GROUP} order by p desc, customer_id) as position,
-            count(*) over (partition by {_GROUP}) as n
-        from {relation}
-    ),
-    thresholds as (
+    with thresholds as (
         select {_GROUP}, p, sum(y) as positives_at, count(*) as rows_at
-        from ranked group by {_GROUP}, p
+        from {relation} group by {_GROUP}, p
     ),
-    precision_recall as (
-        select {_GROUP},
-            sum(positives_at) over w as true_positives,
-            sum(rows_at) over w as predicted_positive,
-            positives_at
+    curves as (
+        select *,
+            sum(positives_at) over descending as true_positives,
+            sum(rows_at) over descending as predicted_positive,
+            coalesce(sum(rows_at - positives_at) over below, 0) as negatives_below
         from thresholds
-        window w as (partition by {_GROUP} order by p desc rows unbounded preceding)
+        window descending as (partition by {_GROUP} order by p desc rows unbounded preceding),
+               below as (partition by {_GROUP} order by p
+                         rows between unbounded preceding and 1 preceding)
     ),
-    average_precision as (
+    areas as (
         select {_GROUP},
-            sum(positives_at * true_positives / predicted_positive) / nullif(sum(positives_at), 0)
-              as pr_auc
-        from precision_recall group by {_GROUP}
+            sum(positives_at * true_positives / predicted_positive)
+              / nullif(sum(positives_at), 0) as pr_auc,
+            -- Mann-Whitney: each churner beats the non-churners scored lower, ties count half.
+            sum(positives_at * (negatives_below + (rows_at - positives_at) / 2.0))
+              / nullif(sum(positives_at) * sum(rows_at - positives_at), 0) as roc_auc
+        from curves group by {_GROUP}
+    ),
+    -- The top decile: every row above the boundary score, and as many of the rows tied at
+    -- it as still fit, by customer id; only the tied rows are sorted.
+    sizes as (
+        select {_GROUP}, sum(rows_at) as rows, sum(positives_at) as positives,
+               ceil({TOP_SHARE} * sum(rows_at)) as k
+        from thresholds group by {_GROUP}
+    ),
+    boundary as (
+        select {_on("c")}, max(c.p) as p
+        from curves as c join sizes as z using ({_GROUP})
+        where c.predicted_positive >= z.k
+        group by {_GROUP}
+    ),
+    above as (
+        select {_on("c")},
+            c.predicted_positive - c.rows_at as rows_above,
+            c.true_positives - c.positives_at as positives_above
+        from curves as c join boundary as b using ({_GROUP}, p)
+    ),
+    tied as (
+        select {_on("r")}, r.y,
+            row_number() over (partition by {_on("r")}
+                               order by r.customer_id) as position
+        from {relation} as r join boundary as b using ({_GROUP}, p)
+    ),
+    top as (
+        select {_on("a")},
+            a.positives_above + coalesce(sum(t.y) filter (
+                where t.position <= z.k - a.rows_above), 0) as top_positives,
+            any_value(z.k) as k
+        from above as a
+        join sizes as z using ({_GROUP})
+        left join tied as t using ({_GROUP})
+        group by {_on("a")}, a.positives_above
+    ),
+    brier as (
+        select {_GROUP}, avg((p - y) * (p - y)) as brier from {relation} group by {_GROUP}
     ),
     summary as (
-        select {_GROUP},
-            count(*) as rows,
-            sum(y) as positives,
-            (sum(average_rank) filter (where y = 1) - sum(y) * (sum(y) + 1) / 2.0)
-              / nullif(sum(y) * (count(*) - sum(y)), 0) as roc_auc,
-            coalesce(sum(y) filter (where position <= ceil({TOP_SHARE} * n)), 0)
-              / ceil({TOP_SHARE} * any_value(n)) as precision_top_decile,
-            coalesce(sum(y) filter (where position <= ceil({TOP_SHARE} * n)), 0)
-              / nullif(sum(y), 0) as recall_top_decile,
-            avg((p - y) * (p - y)) as brier
-        from ranked group by {_GROUP}
+        select {_on("z")}, z.rows, z.positives,
+            t.top_positives / t.k as precision_top_decile,
+            t.top_positives / nullif(z.positives, 0) as recall_top_decile,
+            b.brier
+        from sizes as z join top as t using ({_GROUP}) join brier as b using ({_GROUP})
     )
-    select s.*, a.pr_auc
-    from summary as s join average_precision as a using ({_GROUP})
+    select s.*, a.roc_auc, a.pr_auc
+    from summary as s join areas as a using ({_GROUP})
     """
 
 
@@ -128,7 +165,6 @@ def _outcomes(horizon: int, active_days: int) -> str:
     """
 
 
-_KEYS = _GROUP.split(", ")
 _METRICS = [
     "rows",
     "positives",
