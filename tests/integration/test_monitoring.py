@@ -15,8 +15,6 @@ from app.api import create_app
 from ml.common.settings import MODEL_NAME
 from ml.monitoring import drift, report
 from orchestration.cli import main
-from orchestration.defs.monitoring.online_predictions import online_predictions
-from orchestration.defs.monitoring.report import online_health_asset
 from orchestration.lib.resources import resources_for
 from tests.helpers import point_env_at
 
@@ -85,6 +83,9 @@ def test_scoring_the_same_date_again_replaces_its_history(copied_home):
 
 
 def test_online_health_and_skew_from_real_requests(copied_home):
+    from orchestration.defs.monitoring.online_predictions import online_predictions
+    from orchestration.defs.monitoring.report import online_health_asset
+
     with duckdb.connect(str(copied_home.warehouse), read_only=True) as con:
         as_of, ids = con.execute(
             """

@@ -8,8 +8,15 @@ import dagster as dg
 import pytest
 
 from ml.common.settings import Paths
-from orchestration.defs import automation
 from orchestration.lib.resources import FtiHome
+
+
+@pytest.fixture(scope="module")
+def automation(dbt_manifest):
+    """The definitions module (it needs the dbt manifest, which a fresh clone parses first)."""
+    from orchestration.defs import automation
+
+    return automation
 
 
 @pytest.fixture
@@ -30,7 +37,7 @@ def _evaluate(sensor, home: FtiHome, cursor: str | None = None):
         return sensor(context)
 
 
-def test_landing_sensor_requests_one_run_per_settled_day(home):
+def test_landing_sensor_requests_one_run_per_settled_day(automation, home):
     assert isinstance(_evaluate(automation.landing_files, home), dg.SkipReason)
     _land(home, "2024-03-01.csv")
     _land(home, "2024-03-01.customers.csv")
@@ -53,7 +60,7 @@ def test_landing_sensor_requests_one_run_per_settled_day(home):
     assert changed[1].run_key != requests[1].run_key and changed[0].run_key == requests[0].run_key
 
 
-def test_retraining_sensor_follows_the_published_request(home):
+def test_retraining_sensor_follows_the_published_request(automation, home):
     paths = Paths(home.paths.home)
     assert isinstance(_evaluate(automation.retraining_requests, home), dg.SkipReason)
     paths.published.mkdir(parents=True)
@@ -71,7 +78,7 @@ def test_retraining_sensor_follows_the_published_request(home):
     assert request.tags["fti/retraining_reason"].startswith("drift alert")
 
 
-def test_schedules_target_yesterday_and_every_monday():
+def test_schedules_target_yesterday_and_every_monday(automation):
     import datetime as dt
 
     with dg.build_schedule_context(
@@ -83,7 +90,7 @@ def test_schedules_target_yesterday_and_every_monday():
     assert automation.weekly_retraining.job_name == "retrain"
 
 
-def test_sensors_are_on_by_default_and_the_nightly_schedule_off():
+def test_sensors_are_on_by_default_and_the_nightly_schedule_off(automation):
     sensors = {s.name: s for s in automation.defs.sensors}
     schedules = {s.name: s for s in automation.defs.schedules}
     running = dg.DefaultSensorStatus.RUNNING
