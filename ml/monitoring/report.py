@@ -249,6 +249,8 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
                 value = None
             elif hasattr(value, "item"):
                 value = value.item()
+            if key.endswith(("rows", "positives")) and value is not None:
+                value = int(value)  # a count, made float by a merge or a HUGEINT sum
             clean[key] = round(value, 6) if isinstance(value, float) else value
         out.append(clean)
     return out
