@@ -354,6 +354,7 @@ def read_online(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     if not _table_exists(con, ONLINE_HEALTH_TABLE):
         return {}
     row = con.execute(
-        f"select report from {ONLINE_HEALTH_TABLE} order by measured_at desc limit 1"
+        # rowid breaks ties: two measurements within a second
+        f"select report from {ONLINE_HEALTH_TABLE} order by measured_at desc, rowid desc limit 1"
     ).fetchone()
     return json.loads(row[0]) if row else {}
