@@ -75,13 +75,12 @@ def churn_predictions(
         features = batch_scoring.latest_features(con, selection)
         scored = batch_scoring.score(model, features, MODEL_NAME, version)
         rows = batch_scoring.write_predictions(con, scored)
-    predictions = scored.predictions
-    stall_point("scoring")
-    bands = predictions["risk_band"].value_counts().to_dict()
-    with warehouse.connect() as con:
         history_rows, history_dates = con.execute(
             f"select count(*), count(distinct as_of_date) from {batch_scoring.HISTORY_TABLE}"
         ).fetchone()
+    predictions = scored.predictions
+    stall_point("scoring")
+    bands = predictions["risk_band"].value_counts().to_dict()
     yield dg.MaterializeResult(
         asset_key=PREDICTIONS,
         metadata={
