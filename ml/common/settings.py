@@ -59,4 +59,6 @@ def export_environment(p: Paths | None = None) -> Paths:
     os.environ["FTI_WAREHOUSE"] = str(p.warehouse)
     os.environ["MLFLOW_TRACKING_URI"] = p.tracking_uri
     os.environ["DAGSTER_HOME"] = str(p.dagster_home)
+    # Copying a run's artifacts is local; its progress bar would only litter the run's log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return p

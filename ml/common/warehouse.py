@@ -29,6 +29,18 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
         con.close()
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Whether ``schema.name`` is a table or view in the attached database."""
+    schema, name = relation.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row counts of every base table outside the system schemas, keyed ``schema.table``."""
     tables = con.execute(

@@ -22,6 +22,7 @@ from ml.common import atomic_files
 from ml.common.faults import stall_point
 from ml.common.settings import Paths
 from ml.common.warehouse import table_row_counts
+from ml.inference import console_data
 from ml.inference.batch_scoring import PREDICTIONS_TABLE
 
 KEEP_SNAPSHOTS = 3
@@ -33,6 +34,8 @@ def publish_snapshot(
     con: duckdb.DuckDBPyConnection,
     champion: dict[str, object] | None,
     run_id: str | None = None,
+    registry: console_data.RegistryView | None = None,
+    active_days: int = 180,
 ) -> dict[str, object]:
     snapshots = paths.published / "snapshots"
     now = datetime.now(UTC)
@@ -62,6 +65,9 @@ def publish_snapshot(
         "rejected_rows": tables.get("raw.rejected_transactions", 0),
         "rejected_by_reason": reasons,
         "tables": tables,
+        "console": console_data.write(
+            con, target, registry or console_data.RegistryView(), active_days
+        ),
     }
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     pointer_tmp = atomic_files.temporary(paths.published / POINTER)
@@ -91,6 +97,13 @@ def current_snapshot(paths: Paths) -> Path | None:
 def read_manifest(paths: Paths) -> dict[str, object] | None:
     folder = current_snapshot(paths)
     return None if folder is None else json.loads((folder / "manifest.json").read_text())
+
+
+def console_file(paths: Paths, name: str) -> Path | None:
+    """A file of the current snapshot the dashboard's pages read, if that snapshot has it
+    (snapshots published before a page existed do not)."""
+    folder = current_snapshot(paths)
+    return None if folder is None or not (folder / name).exists() else folder / name
 
 
 def read_predictions(paths: Paths) -> pd.DataFrame | None:

@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ml.common.model_input import categorical_columns, input_columns, model_input
+from ml.common.warehouse import table_exists
 
 REFERENCE_TABLE = "monitoring.reference_profiles"
 DRIFT_TABLE = "monitoring.feature_drift"
@@ -224,11 +225,7 @@ def store_reference(
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, model_version: str) -> dict[str, Profile]:
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'monitoring' and table_name = 'reference_profiles'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, REFERENCE_TABLE):
         return {}
     frame = con.execute(
         f"select * from {REFERENCE_TABLE} where model_version = ?", [str(model_version)]

@@ -52,5 +52,26 @@ def clear(paths: Paths, stage: str) -> None:
         os.replace(tmp, paths.published / FILE)
 
 
+CHECKS = "checks"  # published/checks/<stage>.json: the stage's latest individual checks
+
+
+def record_checks(paths: Paths, stage: str, checks: list[dict[str, object]]) -> None:
+    """Keep the latest run's individual checks of ``stage`` (each dbt test, each quality
+    check) for the dashboard's Data quality page, passed or failed."""
+    target = paths.published / CHECKS / f"{stage}.json"
+    payload = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "checks": checks}
+    tmp = atomic_files.temporary(target)
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, target)
+
+
+def read_checks(paths: Paths, stage: str) -> dict[str, object] | None:
+    path = paths.published / CHECKS / f"{stage}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def failing(paths: Paths) -> dict[str, dict[str, object]]:
     return {stage: outcome for stage, outcome in read(paths).items() if not outcome["ok"]}

@@ -77,6 +77,37 @@ def service(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     }
 
 
+def variants(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """Champion against challenger as served: answered requests, latency, and what each
+    version predicted for its share of customers (realized outcomes are batch-only)."""
+    rows = con.execute(
+        f"""
+        select variant, model_version, count(*), count(distinct customer_id),
+               avg(churn_probability), avg((risk_band = 'high')::int),
+               quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95)
+        from {ONLINE_TABLE} where coalesce(status, 200) < 400 and variant is not null
+        group by all order by variant, model_version
+        """
+    ).fetchall()
+    keys = (
+        "variant",
+        "model_version",
+        "requests",
+        "customers",
+        "mean_probability",
+        "high_share",
+        "p50_ms",
+        "p95_ms",
+    )
+    return [
+        {
+            k: (round(float(v), 6) if isinstance(v, float) else v)
+            for k, v in zip(keys, row, strict=True)
+        }
+        for row in rows
+    ]
+
+
 def _differs(online: object, offline: object) -> bool:
     """Whether an online value (from JSON) and an offline one (from DuckDB) disagree."""
     online_null = online is None or (isinstance(online, float) and math.isnan(online))

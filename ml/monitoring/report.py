@@ -21,6 +21,7 @@ import pandas as pd
 
 from ml.common import atomic_files
 from ml.common.settings import Paths
+from ml.common.warehouse import table_exists
 from ml.monitoring import drift
 
 REQUESTS_TABLE = "monitoring.retraining_requests"
@@ -92,17 +93,6 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
         con.unregister("_frame")
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def _ensure_requests(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists monitoring")
     con.execute(f"create table if not exists {CONDITIONS_TABLE} (as_of_date date, reason varchar)")
@@ -155,7 +145,7 @@ def _latest_reason(
     reasons = []
     for _, group in rows.groupby("model_version"):
         reasons.append(drift_trigger(group))
-    if _table_exists(con, REALIZED_TABLE):
+    if table_exists(con, REALIZED_TABLE):
         realized = con.execute(
             f"select * from {REALIZED_TABLE} order by as_of_date desc limit 1"
         ).df()
@@ -172,7 +162,7 @@ def update_requests(
     """Evaluate the latest scoring date; raise a request if it asks for one and its streak
     (the consecutive evaluated dates that asked) has none yet. Returns the open request."""
     _ensure_requests(con)
-    if not _table_exists(con, drift.DRIFT_TABLE):
+    if not table_exists(con, drift.DRIFT_TABLE):
         return open_request(con)
     day = con.execute(f"select max(as_of_date) from {drift.DRIFT_TABLE}").fetchone()[0]
     if day is None:
@@ -206,7 +196,7 @@ def update_requests(
 
 
 def open_request(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
-    if not _table_exists(con, REQUESTS_TABLE):
+    if not table_exists(con, REQUESTS_TABLE):
         return None
     row = con.execute(
         f"select raised_at, as_of_date, reason, model_version from {REQUESTS_TABLE} "
@@ -265,21 +255,22 @@ def build(
             f"select as_of_date, model_version, feature, psi, js, ks, null_rate_change, status "
             f"from {drift.DRIFT_TABLE} order by as_of_date, feature"
         ).df()
-        if _table_exists(con, drift.DRIFT_TABLE)
+        if table_exists(con, drift.DRIFT_TABLE)
         else pd.DataFrame()
     )
     realized = (
         con.execute(f"select * from {REALIZED_TABLE} order by as_of_date, model_version").df()
-        if _table_exists(con, REALIZED_TABLE)
+        if table_exists(con, REALIZED_TABLE)
         else pd.DataFrame()
     )
     estimated = (
         con.execute(f"select * from {ESTIMATED_TABLE} order by as_of_date, model_version").df()
-        if _table_exists(con, ESTIMATED_TABLE)
+        if table_exists(con, ESTIMATED_TABLE)
         else pd.DataFrame()
     )
     return {
         "generated_at": _now().isoformat(),
+        "online_history": online_history(con),
         "drift": _records(drift_rows),
         "realized": _records(realized),
         "estimated": _records(estimated),
@@ -350,8 +341,31 @@ def record_online(con: duckdb.DuckDBPyConnection, health: dict[str, object]) -> 
     )
 
 
+def online_history(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    """Every measurement of the online service, oldest first, as the dashboard plots it."""
+    if not table_exists(con, ONLINE_HEALTH_TABLE):
+        return []
+    rows = con.execute(
+        f"select measured_at, report from {ONLINE_HEALTH_TABLE} order by measured_at, rowid"
+    ).fetchall()
+    out = []
+    for measured_at, payload in rows:
+        health = json.loads(payload)
+        skew = (health.get("skew") or {}).get("features") or {}
+        out.append(
+            {
+                "measured_at": measured_at.isoformat(),
+                **{k: health.get(k) for k in ("requests", "p50_ms", "p95_ms", "p99_ms")},
+                "error_rate": health.get("error_rate"),
+                "largest_skew": max(skew.values(), default=None),
+                "probability_gap": (health.get("skew") or {}).get("probability_gap"),
+            }
+        )
+    return out
+
+
 def read_online(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    if not _table_exists(con, ONLINE_HEALTH_TABLE):
+    if not table_exists(con, ONLINE_HEALTH_TABLE):
         return {}
     row = con.execute(
         # rowid breaks ties: two measurements within a second

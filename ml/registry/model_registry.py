@@ -38,6 +38,10 @@ from ml.training.model_gate import GateDecision
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion.history"  # JSON list of versions, the current champion last
+# JSON list of the alias's moves ({version, at, reason}), newest last, for the timeline the
+# dashboard draws; a tag holds 5,000 characters, so only the latest moves are kept.
+MOVES_TAG = "champion.moves"
+KEEP_MOVES = 40
 # Types beyond skops' defaults that our pipelines contain; anything else in a model file is
 # refused at load time.
 TRUSTED_TYPES = [
@@ -159,14 +163,27 @@ def champion_history(client: MlflowClient) -> list[str]:
     return [str(v) for v in json.loads(tags.get(HISTORY_TAG, "[]"))]
 
 
+def champion_moves(client: MlflowClient) -> list[dict[str, str]]:
+    try:
+        tags = client.get_registered_model(MODEL_NAME).tags
+    except mlflow.exceptions.MlflowException:
+        return []
+    return json.loads(tags.get(MOVES_TAG, "[]"))
+
+
 def set_champion(client: MlflowClient, version: str, reason: str) -> None:
     """Point ``champion`` at ``version`` and record the move; the one way the alias moves."""
     version = str(version)
     client.get_model_version(MODEL_NAME, version)  # raises for an unknown version
     history = [v for v in champion_history(client) if v != version] + [version]
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    moves = [*champion_moves(client), {"version": version, "at": stamp, "reason": reason[:120]}]
+    moves = moves[-KEEP_MOVES:]
+    while len(json.dumps(moves)) > 4900:
+        moves.pop(0)
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
     client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(history))
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    client.set_registered_model_tag(MODEL_NAME, MOVES_TAG, json.dumps(moves))
     client.set_model_version_tag(MODEL_NAME, version, "champion.since", stamp)
     client.set_model_version_tag(MODEL_NAME, version, "champion.reason", reason)
     if alias_version(client, CHALLENGER) == version:
@@ -266,6 +283,11 @@ def version_summary(client: MlflowClient, version: str) -> dict[str, object]:
         "aliases": sorted(mv.aliases),
         "gate": mv.tags.get("gate.decision"),
         "gate_reason": mv.tags.get("gate.reason"),
+        "gate_checks": {
+            k.removeprefix("gate."): v
+            for k, v in mv.tags.items()
+            if k.startswith("gate.") and k not in ("gate.decision", "gate.reason")
+        },
         "feature_views": {
             k.removeprefix("feature_view."): v
             for k, v in mv.tags.items()
@@ -275,6 +297,21 @@ def version_summary(client: MlflowClient, version: str) -> dict[str, object]:
             timespec="seconds"
         ),
     }
+
+
+def evaluation_artifacts(client: MlflowClient, run_id: str, into: Path) -> Path | None:
+    """The ``evaluation/`` folder a training run logged, copied under ``into``."""
+    try:
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=run_id,
+                artifact_path="evaluation",
+                dst_path=str(into),
+                tracking_uri=client.tracking_uri,
+            )
+        )
+    except (mlflow.exceptions.MlflowException, OSError):
+        return None
 
 
 def champion_summary(client: MlflowClient) -> dict[str, object] | None:

@@ -25,12 +25,26 @@ class DbtBuildConfig(dg.Config):
     )
 
 
-def _failed_nodes(invocation) -> list[str]:
+def _test_results(results: list[dict]) -> list[dict[str, object]]:
+    """Each dbt test of the build with its outcome, for the dashboard's Data quality page."""
+    tests = []
+    for result in results:
+        kind, _, name, *_ = result["unique_id"].split(".")
+        if kind == "test":
+            tests.append(
+                {
+                    "test": name,
+                    "status": result.get("status"),
+                    "failures": result.get("failures"),
+                    "seconds": round(float(result.get("execution_time") or 0.0), 3),
+                    "message": result.get("message"),
+                }
+            )
+    return tests
+
+
+def _failed_nodes(results: list[dict]) -> list[str]:
     """Names of the models and tests that errored or failed, from dbt's run results."""
-    path = invocation.target_path / "run_results.json"
-    if not path.exists():
-        return []
-    results = json.loads(path.read_text()).get("results", [])
     failed = []
     for result in results:
         if result.get("status") in ("error", "fail", "runtime error"):
@@ -79,7 +93,10 @@ def dbt_models(
         for event in invocation.stream():
             events.append(event)
             stall_point("dbt")
-        failed = _failed_nodes(invocation)
+        path = invocation.target_path / "run_results.json"
+        results = json.loads(path.read_text()).get("results", []) if path.exists() else []
+        failed = _failed_nodes(results)
+        health.record_checks(paths, "dbt", _test_results(results))
     finally:
         # dagster-dbt gives every invocation its own target folder; nothing reads it after.
         shutil.rmtree(invocation.target_path, ignore_errors=True)

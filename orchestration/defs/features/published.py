@@ -70,6 +70,14 @@ def published_features(
     previous = quality_gate.read_publication(paths)
     with warehouse.connect() as con:
         report = quality_gate.check(con, views, previous, rules)
+        health.record_checks(
+            paths,
+            "feature_quality",
+            [
+                {"view": c.view, "check": c.name, "passed": c.passed, "detail": c.detail}
+                for c in report.checks
+            ],
+        )
         if not report.passed:
             health.record(paths, "feature_quality", False, report.summary(), context.run_id)
             raise dg.Failure(

@@ -56,8 +56,8 @@ def online_health_asset(
         online_health.ensure_table(con)
         health = online_health.service(con)
         skew = online_health.skew(con, views)
-    health["skew"] = skew
-    with warehouse.connect() as con:
+        health["skew"] = skew
+        health["variants"] = online_health.variants(con)
         report.record_online(con, health)
     slow = health["p99_ms"] is not None and health["p99_ms"] > P99_MS_WARN
     failing = (health["error_rate"] or 0.0) > ERROR_RATE_WARN

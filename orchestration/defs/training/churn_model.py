@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from ml.common import model_input, threads
+from ml.common.warehouse import table_exists
 from ml.features import on_demand
 from ml.features.dbt_manifest import load_manifest
 from ml.features.views import lineage_tags, training_set_selection
@@ -39,13 +40,7 @@ def _missing_views(con, selection) -> list[str]:
     materialized: its features are null, in training as in serving)."""
     missing = []
     for view in selection:
-        schema, table = view.relation.split(".")
-        found = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-        if not found:
+        if not table_exists(con, view.relation):
             missing.append(f"{view.name} v{view.version} ({view.relation})")
     return missing
 
