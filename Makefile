@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FEAST_VENV := .venv-feast
 FEAST_STAMP := $(FEAST_VENV)/.installed
 
-.PHONY: install demo test test-quick lint bench bench-feast clean
+.PHONY: install browser demo test test-quick lint bench bench-feast clean
 
 install: $(STAMP)
 
@@ -23,8 +23,13 @@ $(STAMP): requirements.lock pyproject.toml
 demo: install
 	$(BIN)/fti demo
 
-test: install
+test: install browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+# The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own
+# here); installed once, as root, when it is missing.
+browser:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
 # The quick loop: everything but the tests that run whole pipelines through Dagster.
 test-quick: install
