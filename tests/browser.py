@@ -30,6 +30,30 @@ PAGES = {
 CHART = '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]'
 
 
+@contextmanager
+def held_warehouse(warehouse: Path):
+    """Another process holding the DuckDB file open for writing, as a pipeline run does: no
+    other process can open it, not even read-only, until it exits."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "print('locked', flush=True); time.sleep(300)",
+            str(warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if holder.stdout.readline().strip() != "locked":
+            raise RuntimeError("the holder could not open the warehouse")
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

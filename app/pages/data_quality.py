@@ -96,7 +96,7 @@ def freshness(manifest: dict, report: dict | None) -> None:
         },
         {
             "published": "feature store (published/feature_store.duckdb)",
-            "data as of": None,
+            "data as of": "",
             "written at": (features or {}).get("published_at"),
         },
         {
@@ -111,7 +111,7 @@ def freshness(manifest: dict, report: dict | None) -> None:
         rows.append(
             {
                 "published": "online store",
-                "data as of": None,
+                "data as of": "",
                 "written at": datetime.fromtimestamp(online.stat().st_mtime, UTC).isoformat(
                     timespec="seconds"
                 ),
@@ -120,6 +120,26 @@ def freshness(manifest: dict, report: dict | None) -> None:
     frame = pd.DataFrame(rows)
     frame["age"] = frame["written at"].map(_age)
     st.dataframe(frame, hide_index=True, width="stretch")
+    tables = pd.DataFrame(
+        {"table": list(manifest["tables"]), "rows": list(manifest["tables"].values())}
+    )
+    st.caption(
+        "Rows per warehouse table at the last publication (a table that shrank or stayed "
+        "empty shows here first)"
+    )
+    st.altair_chart(
+        alt.Chart(tables)
+        .mark_bar()
+        .encode(
+            x=alt.X("bar:Q", scale=alt.Scale(type="log"), title="rows (log scale)"),
+            y=alt.Y("table:N", title=None, axis=alt.Axis(labelLimit=300)),
+            color=alt.Color("schema:N", title="schema"),
+            tooltip=["table:N", alt.Tooltip("rows:Q", format=",")],
+        )
+        # an empty table still gets a sliver of a bar on the log scale
+        .transform_calculate(schema="split(datum.table, '.')[0]", bar="datum.rows + 1"),
+        width="stretch",
+    )
 
 
 def main() -> None:

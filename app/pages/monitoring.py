@@ -103,6 +103,20 @@ def performance(report: dict) -> None:
         width="stretch",
     )
     if len(realized) and "active_roc_auc" in realized:
+        st.caption(
+            "Realized ROC AUC over active customers (comparable to the holdout's) per version"
+        )
+        st.altair_chart(
+            alt.Chart(realized)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("as_of_date:T", title="scoring date"),
+                y=alt.Y("active_roc_auc:Q", title="realized ROC AUC", scale=alt.Scale(zero=False)),
+                color=alt.Color("model_version:N", title="model version"),
+                tooltip=["as_of_date", "model_version", "active_rows", "active_roc_auc"],
+            ),
+            width="stretch",
+        )
         st.dataframe(
             realized[
                 [

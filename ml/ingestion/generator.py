@@ -74,24 +74,8 @@ def generate(customers: int = 5000, seed: int = 7) -> GeneratedLog:
     owner = np.concatenate([first, owner])
     t = np.concatenate([first_t, t])
 
-    amount = np.round(basket[owner] * rng.lognormal(0.0, 0.35, size=owner.size), 2)
-    amount = np.maximum(amount, 0.5)
-    quantity = 1 + rng.poisson(np.clip(basket[owner] / 30.0, 0.2, None))
-
-    order = np.lexsort((owner, t))
-    owner, t, amount, quantity = owner[order], t[order], amount[order], quantity[order]
-    seconds = np.floor(t * 86400.0).astype("int64")
-
     ids = np.array([f"C{i:07d}" for i in range(n)])
-    transactions = pd.DataFrame(
-        {
-            "transaction_id": [f"T{i:010d}" for i in range(owner.size)],
-            "customer_id": ids[owner],
-            "transaction_ts": START + pd.to_timedelta(seconds, unit="s"),
-            "amount": amount,
-            "quantity": quantity.astype("int64"),
-        }
-    )
+    transactions = _transactions(rng, owner, t, basket, ids, "T{:010d}")
     history = _attribute_history(
         np.random.default_rng([seed, 1]), ids, signup_day, country, rate, signup_day + lifetime
     )
@@ -147,6 +131,36 @@ def _purchases(
     return owner[keep], t[keep]
 
 
+def _transactions(
+    rng: np.random.Generator,
+    owner: np.ndarray,
+    t: np.ndarray,
+    basket: np.ndarray,
+    ids: np.ndarray,
+    id_format: str,
+    scale: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The transactions of purchases (owner, day): amounts around each owner's basket (times
+    ``scale`` where given), quantities, in time order; draws amounts, then quantities."""
+    amount = basket[owner] * rng.lognormal(0.0, 0.35, size=owner.size)
+    if scale is not None:
+        amount = amount * scale
+    amount = np.maximum(np.round(amount, 2), 0.5)
+    quantity = 1 + rng.poisson(np.clip(basket[owner] / 30.0, 0.2, None))
+    order = np.lexsort((owner, t))
+    owner, t, amount, quantity = owner[order], t[order], amount[order], quantity[order]
+    seconds = np.floor(t * 86400.0).astype("int64")
+    return pd.DataFrame(
+        {
+            "transaction_id": [id_format.format(i) for i in range(owner.size)],
+            "customer_id": ids[owner],
+            "transaction_ts": START + pd.to_timedelta(seconds, unit="s"),
+            "amount": amount,
+            "quantity": quantity.astype("int64"),
+        }
+    )
+
+
 def continuation(
     customers: int = 5000,
     seed: int = 7,
@@ -178,15 +192,11 @@ def continuation(
     owner = np.concatenate([np.arange(n, n + arrivals), owner])  # a first purchase on signup
     t = np.concatenate([new_signup, t])
 
-    amount = baskets[owner] * later.lognormal(0.0, 0.35, size=owner.size)
+    scale = None
     if drift_from is not None:
-        amount = np.where(t >= DAYS + drift_from, amount * spend_scale, amount)
-    amount = np.maximum(np.round(amount, 2), 0.5)
-    quantity = 1 + later.poisson(np.clip(baskets[owner] / 30.0, 0.2, None))
-    order = np.lexsort((owner, t))
-    owner, t, amount, quantity = owner[order], t[order], amount[order], quantity[order]
-    seconds = np.floor(t * 86400.0).astype("int64")
+        scale = np.where(t >= DAYS + drift_from, spend_scale, 1.0)
     ids = np.array([f"C{i:07d}" for i in range(n + arrivals)])
+    transactions = _transactions(later, owner, t, baskets, ids, f"T{seed}-{days}-{{:09d}}", scale)
     signed_up = START + pd.to_timedelta(np.floor(new_signup * 86400.0), unit="s")
     new_customers = pd.DataFrame(
         {
@@ -196,15 +206,6 @@ def continuation(
             "country": country,
             "segment": SEGMENTS[0],
             "updated_at": signed_up,
-        }
-    )
-    transactions = pd.DataFrame(
-        {
-            "transaction_id": [f"T{seed}-{days}-{i:09d}" for i in range(owner.size)],
-            "customer_id": ids[owner],
-            "transaction_ts": START + pd.to_timedelta(seconds, unit="s"),
-            "amount": amount,
-            "quantity": quantity.astype("int64"),
         }
     )
     return GeneratedLog(

@@ -9,8 +9,10 @@ import duckdb
 import pandas as pd
 import pytest
 
+from ml.common.settings import REPO_ROOT
 from ml.ingestion.generator import DAYS, START, continuation, generate
 from ml.monitoring import report
+from tests.browser import held_warehouse, served_dashboard, visit_pages
 from tests.helpers import point_env_at
 from tests.integration.test_cli import fti
 
@@ -85,6 +87,22 @@ def test_simulated_days_with_drift_through_the_daily_path(pipeline_home, tmp_pat
     assert requests and all(str(r[0]) >= "2026-02-09" for r in requests)  # the drift began
     assert requests[0][2] is not None  # answered by the version trained for it
 
+    # The operator's console on this history, in a real browser, while another process holds
+    # the warehouse as a run would; the README's screenshots are these.
+    with held_warehouse(home / "warehouse.duckdb"), served_dashboard(home) as url:
+        pages = visit_pages(url, REPO_ROOT / "docs" / "screenshots")
+    assert_pages_drawn(pages)
+    assert pages["monitoring"]["drawn"] >= 4  # realized performance joined the estimates
+
+
+def assert_pages_drawn(pages: dict) -> None:
+    """Every page rendered in Chromium with its charts drawn and no exception."""
+    least = {"overview": 4, "customer": 3, "model": 4, "monitoring": 3, "data_quality": 1}
+    for name, seen in pages.items():
+        assert not seen["exceptions"] and not seen["errors"], (name, seen)
+        assert seen["charts"] == seen["drawn"] >= least[name], (name, seen)
+    assert pages["model"]["images"] == 1
+
 
 def test_users_own_log_in_monthly_files_through_fti_update(tmp_path):
     """Integer ids, no attributes; loaded once up to 2025-12-30, then month by month with
@@ -132,3 +150,8 @@ def test_users_own_log_in_monthly_files_through_fti_update(tmp_path):
     assert retrained_for_request
     status = json.loads(fti("status", "--json", home=home).stdout)
     assert status["monitoring"]["realized_dates"] == len(realized)
+
+    # The console on a user's own log (integer ids, no attributes): every page draws.
+    with served_dashboard(home) as url:
+        pages = visit_pages(url)
+    assert_pages_drawn(pages)
