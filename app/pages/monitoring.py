@@ -170,10 +170,16 @@ def online(report: dict) -> None:
     with right:
         skew = (latest.get("skew") or {}).get("features") or {}
         if skew:
+            gap = latest["skew"].get("probability_gap") or {}
             st.caption(
                 "Online/offline skew: share of logged requests whose feature differs from the "
-                f"warehouse's point-in-time value (probability gap "
-                f"{(latest['skew'].get('probability_gap') or 0):.2e})"
+                "warehouse's point-in-time value"
+                + (
+                    f"; online against batch probability over {gap['pairs']} pairs: mean gap "
+                    f"{gap['mean_abs']:.1e}, largest {gap['max_abs']:.1e}"
+                    if gap.get("pairs")
+                    else ""
+                )
             )
             frame = pd.DataFrame({"feature": list(skew), "share differing": list(skew.values())})
             st.altair_chart(

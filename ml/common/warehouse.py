@@ -37,7 +37,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ?",
             [schema, name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 

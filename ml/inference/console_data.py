@@ -69,7 +69,7 @@ def write(
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> int:
     con.execute(f"copy ({query}) to '{target}' (format parquet)")
-    return con.execute(f"select count(*) from read_parquet('{target}')").fetchone()[0]
+    return con.execute(f"select count(*) from read_parquet('{target}')").fetchall()[0][0]
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, folder: Path, active_days: int) -> dict:

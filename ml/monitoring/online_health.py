@@ -18,12 +18,14 @@ import math
 import duckdb
 import pandas as pd
 
+from ml.common.warehouse import table_exists
 from ml.features.retrieval import SPINE_TIME, retrieval_sql
 from ml.features.views import FeatureView, FeatureViewError, required_views, serving_selection
 from ml.inference.batch_scoring import HISTORY_TABLE
 from ml.monitoring.prediction_log import LOG_COLUMNS
 
 ONLINE_TABLE = "monitoring.online_predictions"
+SKEW_TABLE = "monitoring.online_skew"  # per logged request and feature: online != offline
 RELATIVE_TOLERANCE = 1e-9
 
 
@@ -130,43 +132,95 @@ def _spine_time(as_of: str) -> str:
     return f"date '{as_of}'" if len(as_of) == 10 else f"timestamp '{as_of}'"
 
 
-def skew(
-    con: duckdb.DuckDBPyConnection, views: list[FeatureView], limit: int = 10_000
-) -> dict[str, object]:
-    """Per feature, the share of the latest ``limit`` logged predictions whose online value
-    differs from the offline one; and the online-batch probability gap."""
-    logged = con.execute(
+def _logged(con: duckdb.DuckDBPyConnection, where: str, limit: int) -> pd.DataFrame:
+    frame = con.execute(
         f"""
         select request_id, customer_id, model_version, churn_probability,
                features_as_of, features, feature_versions
         from {ONLINE_TABLE}
         where coalesce(status, 200) < 400 and features is not null
-          and feature_versions is not null
+          and feature_versions is not null and {where}
         order by logged_at desc limit {limit}
         """
     ).df()
+    for column in ("features", "features_as_of", "feature_versions"):
+        frame[column] = frame[column].map(json.loads)
+    return frame
+
+
+def record_skew(
+    con: duckdb.DuckDBPyConnection, views: list[FeatureView], limit: int = 10_000
+) -> int:
+    """Compare every logged prediction not compared yet with the warehouse, and keep the
+    outcome per request and feature in ``SKEW_TABLE``; returns how many were compared.
+
+    Run when the logs are loaded, before the run's dbt build: the store served the snapshot
+    of the last data day, which the next build replaces once later days arrive. A request
+    whose snapshot is gone (or whose view definition changed) is kept as not comparable
+    (``differs`` null) rather than compared with another day's values.
+    """
+    con.execute(
+        f"create table if not exists {SKEW_TABLE} "
+        "(request_id varchar, feature varchar, differs boolean)"
+    )
+    logged = _logged(con, f"request_id not in (select request_id from {SKEW_TABLE})", limit)
     if logged.empty:
-        return {"compared": 0, "features": {}, "probability_gap": None}
-    logged["features"] = logged["features"].map(json.loads)
-    logged["features_as_of"] = logged["features_as_of"].map(json.loads)
-    logged["feature_versions"] = logged["feature_versions"].map(json.loads)
-    differing: dict[str, int] = {}
-    compared: dict[str, int] = {}
+        return 0
+    results: list[tuple[str, str | None, bool | None]] = []
     for versions, group in logged.groupby(logged["feature_versions"].map(json.dumps)):
         tags = {f"feature_view.{view}": pinned for view, pinned in json.loads(versions).items()}
         try:
             selection = serving_selection(required_views(tags), views)
-        except FeatureViewError:
-            continue  # a view definition changed since: nothing offline to compare with
+        except FeatureViewError:  # a view definition changed since: nothing to compare with
+            results.extend((r, None, None) for r in group["request_id"])
+            continue
         for view, features in selection.items():
-            _compare_view(con, group, view, features, differing, compared)
-    gap = _probability_gap(con, logged)
+            _compare_view(con, group, view, features, results)
+    frame = pd.DataFrame(results, columns=["request_id", "feature", "differs"])
+    con.register("_skew", frame)
+    try:
+        con.execute(f"insert into {SKEW_TABLE} select * from _skew")
+    finally:
+        con.unregister("_skew")
+    return len(logged)
+
+
+def skew(con: duckdb.DuckDBPyConnection, limit: int = 10_000) -> dict[str, object]:
+    """Per feature, the share of the latest ``limit`` compared predictions whose online value
+    differed from the offline one; how many could not be compared; and the online-batch
+    probability gap."""
+    logged = _logged(con, "true", limit)
+    if logged.empty or not table_exists(con, SKEW_TABLE):
+        return {"compared": 0, "not_comparable": 0, "features": {}, "probability_gap": None}
+    con.register("_latest", logged[["request_id"]])
+    try:
+        shares = con.execute(
+            f"""
+            select feature, count(differs), sum(differs::int)
+            from {SKEW_TABLE} join _latest using (request_id)
+            where feature is not null and differs is not null
+            group by feature order by feature
+            """
+        ).fetchall()
+        # A request counts as compared when every feature it was served could be; one whose
+        # snapshot was gone for some view counts as not comparable (its other views still
+        # count in their features' shares).
+        compared, partly = con.execute(
+            f"""
+            select count(*) filter (where gaps = 0), count(*) filter (where gaps > 0)
+            from (
+                select request_id, count(*) filter (where differs is null) as gaps
+                from {SKEW_TABLE} join _latest using (request_id) group by request_id
+            )
+            """
+        ).fetchall()[0]
+    finally:
+        con.unregister("_latest")
     return {
-        "compared": len(logged),
-        "features": {
-            name: round(differing.get(name, 0) / n, 6) for name, n in sorted(compared.items())
-        },
-        "probability_gap": gap,
+        "compared": int(compared),
+        "not_comparable": int(partly),
+        "features": {name: round(int(bad) / n, 6) for name, n, bad in shares},
+        "probability_gap": _probability_gap(con, logged),
     }
 
 
@@ -175,8 +229,7 @@ def _compare_view(
     group: pd.DataFrame,
     view: FeatureView,
     features: list[str],
-    differing: dict[str, int],
-    compared: dict[str, int],
+    results: list[tuple[str, str | None, bool | None]],
 ) -> None:
     # A view the store holds nothing of (no attributes in a user's log) has no as-of (the
     # API says "None").
@@ -189,30 +242,42 @@ def _compare_view(
             "as_of": rows["features_as_of"].map(lambda marks: str(marks[view.name])).to_numpy(),
         }
     )
-    parts = []
     for as_of, part in spine.groupby("as_of", sort=True):
+        requests = rows.iloc[part.index.to_numpy()]
+        columns = [f"{view.name}__{f}" for f in features]
+        if len(as_of) == 10 and not _snapshot_exists(con, view, as_of):
+            results.extend((r, c, None) for r in requests["request_id"] for c in columns)
+            continue
         con.register("_skew_ids", part[["customer_id"]])
         try:
             con.execute(
                 f"create or replace temp table _skew_spine as "
                 f"select customer_id, {_spine_time(as_of)} as {SPINE_TIME} from _skew_ids"
             )
-            found = con.execute(retrieval_sql(con, "_skew_spine", {view: features})).df()
+            offline = con.execute(retrieval_sql(con, "_skew_spine", {view: features})).df()
         finally:
             con.unregister("_skew_ids")
             con.execute("drop table if exists _skew_spine")
-        found.index = part.index  # retrieval keeps spine order
-        parts.append(found)
-    offline = pd.concat(parts).sort_index()
-    online = rows["features"].to_numpy()
-    for feature in features:
-        column = f"{view.name}__{feature}"
-        for i, values in enumerate(online):
-            if column not in values:
-                continue
-            compared[column] = compared.get(column, 0) + 1
-            if _differs(values[column], offline[column].iloc[i]):
-                differing[column] = differing.get(column, 0) + 1
+        # retrieval keeps spine order
+        for i, (request_id, values) in enumerate(
+            zip(requests["request_id"], requests["features"], strict=True)
+        ):
+            for column in columns:
+                if column in values:
+                    results.append(
+                        (request_id, column, _differs(values[column], offline[column].iloc[i]))
+                    )
+
+
+def _snapshot_exists(con: duckdb.DuckDBPyConnection, view: FeatureView, as_of: str) -> bool:
+    """Whether the warehouse still holds the snapshot a request was served from."""
+    return bool(
+        con.execute(
+            f"select exists (select 1 from {view.relation} "
+            f'where "{view.timestamp_column}" = cast(? as date))',
+            [as_of],
+        ).fetchall()[0][0]
+    )
 
 
 def _probability_gap(con: duckdb.DuckDBPyConnection, logged: pd.DataFrame) -> dict | None:

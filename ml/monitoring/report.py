@@ -358,7 +358,9 @@ def online_history(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
                 **{k: health.get(k) for k in ("requests", "p50_ms", "p95_ms", "p99_ms")},
                 "error_rate": health.get("error_rate"),
                 "largest_skew": max(skew.values(), default=None),
-                "probability_gap": (health.get("skew") or {}).get("probability_gap"),
+                "largest_probability_gap": (
+                    (health.get("skew") or {}).get("probability_gap") or {}
+                ).get("max_abs"),
             }
         )
     return out

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from app.api import create_app
 from ml.common.settings import MODEL_NAME
 from ml.monitoring import drift, report
+from ml.monitoring.prediction_log import log_folder
 from orchestration.cli import main
 from orchestration.lib.resources import resources_for
 from tests.helpers import point_env_at
@@ -123,20 +124,41 @@ def test_online_health_and_skew_from_real_requests(copied_home):
         assert skew["probability_gap"]["pairs"] == 25
         assert skew["probability_gap"]["max_abs"] < 1e-5  # online = batch at the same time
 
-        # A store that served a wrong value is caught: one request's spend changed.
-        con.execute(
-            """
-            update monitoring.online_predictions
-            set features = json_merge_patch(features, '{"customer_features__spend_90d": -1}')
-            where request_id = (select min(request_id) from monitoring.online_predictions
-                                where status = 200)
-            """
-        )
+        assert skew["not_comparable"] == 0
+
+    # A store that served a wrong value is caught: one more request, whose logged spend is
+    # not what the warehouse holds.
+    with TestClient(create_app(copied_home)) as client:
+        answer = client.post("/predict", json={"customer_id": ids[0], "as_of": end_of_day})
+        assert answer.status_code == 200
+    (log,) = log_folder(copied_home).glob("*.jsonl")
+    record = json.loads(log.read_text())
+    record["features"]["customer_features__spend_90d"] = -1.0
+    log.write_text(json.dumps(record) + "\n")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([online_health_asset], instance=instance, resources=resources)
+        result = dg.materialize(
+            [online_predictions, online_health_asset], instance=instance, resources=resources
+        )
     with duckdb.connect(str(copied_home.warehouse), read_only=True) as con:
-        skew = report.read_online(con)["skew"]["features"]
-    assert skew["customer_features__spend_90d"] == pytest.approx(1 / 25)
-    assert sum(share > 0 for share in skew.values()) == 1
+        skew = report.read_online(con)["skew"]
+    assert skew["compared"] == 26
+    assert skew["features"]["customer_features__spend_90d"] == pytest.approx(1 / 26, abs=1e-6)
+    assert sum(share > 0 for share in skew["features"].values()) == 1
+
+    # The next build replaced the served snapshot (later days arrived) before these logs
+    # were loaded: the request is kept as not comparable, not compared with another day.
+    with TestClient(create_app(copied_home)) as client:
+        answer = client.post("/predict", json={"customer_id": ids[1], "as_of": end_of_day})
+        assert answer.status_code == 200
+    with duckdb.connect(str(copied_home.warehouse)) as con:
+        con.execute("delete from features.customer_features where as_of_date = ?", [as_of])
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize(
+            [online_predictions, online_health_asset], instance=instance, resources=resources
+        ).success
+    with duckdb.connect(str(copied_home.warehouse), read_only=True) as con:
+        skew = report.read_online(con)["skew"]
+    assert (skew["compared"], skew["not_comparable"]) == (26, 1)
+    assert skew["features"]["customer_features__spend_90d"] == pytest.approx(1 / 26, abs=1e-6)
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["online_matches_offline"] is False

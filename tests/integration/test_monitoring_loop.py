@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ml.common.settings import REPO_ROOT
+from ml.inference import publication
 from ml.ingestion.generator import DAYS, START, continuation, generate
 from ml.monitoring import report
 from tests.browser import held_warehouse, served_dashboard, visit_pages
@@ -45,7 +46,17 @@ def test_simulated_days_with_drift_through_the_daily_path(pipeline_home, tmp_pat
     days in runs of 30, baskets 2.5x from day 40."""
     home = tmp_path / "home"
     shutil.copytree(pipeline_home.home, home)
-    point_env_at(home, monkeypatch)
+    paths = point_env_at(home, monkeypatch)
+    # Online traffic before the days go on: the runs load its logs and measure the service.
+    from fastapi.testclient import TestClient
+
+    from app.api import create_app
+
+    ids = publication.read_predictions(paths)["customer_id"].head(60).tolist()
+    with TestClient(create_app(paths)) as api:
+        for customer in ids:
+            assert api.post("/predict", json={"customer_id": customer}).status_code == 200
+        assert api.post("/predict", json={"customer_id": "no-such-id"}).status_code == 404
     run = fti(
         "simulate",
         "--customers",
@@ -92,7 +103,13 @@ def test_simulated_days_with_drift_through_the_daily_path(pipeline_home, tmp_pat
     with held_warehouse(home / "warehouse.duckdb"), served_dashboard(home) as url:
         pages = visit_pages(url, REPO_ROOT / "docs" / "screenshots")
     assert_pages_drawn(pages)
-    assert pages["monitoring"]["drawn"] >= 4  # realized performance joined the estimates
+    # Realized performance joined the estimates, and the online service has its charts.
+    assert pages["monitoring"]["drawn"] >= 7
+    online = monitoring["online"]
+    assert online["requests"] == 61 and online["errors"] == {"404": 1}
+    # Compared when the first run loaded the logs, before its build moved the snapshots on.
+    assert online["skew"]["compared"] == 60 and online["skew"]["not_comparable"] == 0
+    assert max(online["skew"]["features"].values()) == 0.0
 
 
 def assert_pages_drawn(pages: dict) -> None:

@@ -39,6 +39,7 @@ pytestmark = pytest.mark.slow
 
 CUSTOMERS, SEED = 800, 11  # the data of the session's pipeline_home
 DASHBOARD = str(REPO_ROOT / "app" / "dashboard.py")
+QUALITY_PAGE = str(REPO_ROOT / "app" / "pages" / "data_quality.py")
 SERVER = REPO_ROOT / "tests" / "reliability" / "pipeline_process.py"
 # One kill per stage: dbt building, features and online store being swapped in, a version
 # registered before its alias moves, the dashboard snapshot being swapped in. ("scoring",
@@ -135,6 +136,13 @@ def test_failed_checks_block_publication_and_say_so(home, monkeypatch):
     page = AppTest.from_file(DASHBOARD, default_timeout=60).run()
     assert not page.exception
     assert any("blocked at **feature quality**" in e.value for e in page.error)
+    # The Data quality page lists the gate's checks, the failed one among them.
+    quality = AppTest.from_file(QUALITY_PAGE, default_timeout=60).run()
+    assert not quality.exception
+    assert any("checks failed" in e.value for e in quality.error)
+    checks = quality.dataframe[-1].value
+    assert not checks["passed"].all()
+    assert checks[~checks["passed"]]["detail"].str.contains("more than 20% lost").any()
 
     # The failure is in the Dagster instance the UI shows, on the gate's step.
     import dagster as dg
@@ -162,6 +170,12 @@ def test_failed_checks_block_publication_and_say_so(home, monkeypatch):
     assert "test source_not_null_raw_customer_history_customer_id" in detail
     assert published_state(paths) == before
     assert "customer_history_customer_id" in health.failing(paths)["dbt"]["detail"]
+    quality = AppTest.from_file(QUALITY_PAGE, default_timeout=60).run()
+    assert not quality.exception
+    assert {m.label: m.value for m in quality.metric}["fail"] == "1"
+    tests = quality.dataframe[1].value
+    assert tests.iloc[0]["test"] == "source_not_null_raw_customer_history_customer_id"
+    assert tests.iloc[0]["status"] == "fail"  # failures first
 
 
 class Readers:

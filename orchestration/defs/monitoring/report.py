@@ -2,11 +2,8 @@
 
 import dagster as dg
 
-from ml.features.dbt_manifest import load_manifest
-from ml.features.views import feature_views
 from ml.monitoring import online_health, report
 from orchestration.defs.monitoring.model_monitoring import holdout_roc_auc
-from orchestration.lib.dbt_project import dbt_project
 from orchestration.lib.keys import (
     FEATURE_DRIFT,
     MODEL_PERFORMANCE,
@@ -50,12 +47,12 @@ def online_health_asset(
     context: dg.AssetExecutionContext, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Requests, latency percentiles and refusals of the online API, from its logs; and
-    online/offline skew per feature with the online-batch probability gap."""
-    views = feature_views(load_manifest(dbt_project().manifest_path))
+    online/offline skew per feature (compared when the logs were loaded) with the
+    online-batch probability gap."""
     with warehouse.connect() as con:
         online_health.ensure_table(con)
         health = online_health.service(con)
-        skew = online_health.skew(con, views)
+        skew = online_health.skew(con)
         health["skew"] = skew
         health["variants"] = online_health.variants(con)
         report.record_online(con, health)
