@@ -138,6 +138,8 @@ def online(report: dict) -> None:
     st.subheader("Online service")
     latest = report.get("online") or {}
     history = pd.DataFrame(report.get("online_history") or [])
+    if len(history):
+        history["measured_at"] = pd.to_datetime(history["measured_at"])
     if not latest.get("requests"):
         published.missing(
             "Online service",
@@ -181,13 +183,22 @@ def online(report: dict) -> None:
                     else ""
                 )
             )
-            frame = pd.DataFrame({"feature": list(skew), "share differing": list(skew.values())})
+            frame = pd.DataFrame(
+                {
+                    "feature": [name.split("__")[-1] for name in skew],
+                    "view": [name.split("__")[0] for name in skew],
+                    "share differing": list(skew.values()),
+                }
+            )
+            # points, not bars: the healthy value is 0, and a bar of 0 would not show
             st.altair_chart(
                 alt.Chart(frame)
-                .mark_bar()
+                .mark_point(filled=True, size=80)
                 .encode(
                     x=alt.X("share differing:Q", scale=alt.Scale(domain=[0, 1])),
-                    y=alt.Y("feature:N", title=None),
+                    y=alt.Y("feature:N", title=None, axis=alt.Axis(labelLimit=260)),
+                    color=alt.Color("view:N"),
+                    tooltip=["view", "feature", "share differing"],
                 ),
                 width="stretch",
             )
