@@ -48,6 +48,12 @@ def frame(name: str) -> pd.DataFrame | None:
     return None if path is None else _frame(str(path))
 
 
+def predictions() -> pd.DataFrame | None:
+    """The latest predictions, every customer, as the manifest names their file."""
+    current = manifest()
+    return None if current is None else frame(current["predictions"]["file"])
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _rows(path: str, customer_id: str) -> pd.DataFrame:
     with duckdb.connect() as con:

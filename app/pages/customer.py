@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import published
 from ml.common.customer_ids import normalize
-from ml.inference import console_data, publication
+from ml.inference import console_data
 
 SHOWN_INPUTS = 10
 
@@ -110,7 +110,7 @@ def main() -> None:
     if published.nothing_published():
         return
     manifest = published.manifest()
-    predictions = publication.read_predictions(published.home())
+    predictions = published.predictions()
     customer_id = pick_customer(
         predictions, (manifest.get("console") or {}).get("active_days", 180)
     )

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app import published
-from ml.inference import console_data, publication
+from ml.inference import console_data
 from ml.inference.batch_scoring import RISK_BANDS
 
 BANDS = [name for _, name in RISK_BANDS]
@@ -51,7 +51,7 @@ def main() -> None:
     if published.nothing_published():
         return
     manifest = published.manifest()
-    predictions = publication.read_predictions(published.home())
+    predictions = published.predictions()
     champion = manifest.get("champion") or {}
     active_days = (manifest.get("console") or {}).get("active_days", 180)
     st.caption(

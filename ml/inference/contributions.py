@@ -100,7 +100,8 @@ def _walk(x: np.ndarray, tree: dict, shares: np.ndarray) -> np.ndarray:
             np.isnan(value), tree["missing_left"][at], value <= tree["threshold"][at]
         )
         child = np.where(go_left, tree["left"][at], tree["right"][at])
-        np.add.at(shares, (r, feature), expected[child] - expected[at])
+        # each row once per step down the tree: plain fancy-index addition is safe here
+        shares[r, feature] += expected[child] - expected[at]
         node[r] = child
         active = ~tree["is_leaf"][node]
     return expected[0]
