@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml.common.settings import REPO_ROOT
+from ml.common.settings import REPO_ROOT, Paths
 from ml.inference import publication
 from ml.ingestion.generator import DAYS, START, continuation, generate
 from ml.monitoring import report
@@ -150,7 +150,7 @@ def test_users_own_log_in_monthly_files_through_fti_update(tmp_path):
         run = fti("update", "--transactions", str(path), home=home)
         assert run.returncode == 0, run.stderr[-3000:]
         retrained_for_request |= "training a new version (retraining was requested" in run.stdout
-        state = json.loads(fti("monitor", "--json", home=home).stdout)
+        state = report.read(Paths(home.resolve()))  # what `fti monitor --json` prints
         if state["retraining"]["requested"]:
             raised.append((str(month), state["retraining"]["reason"]))
 
