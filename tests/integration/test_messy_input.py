@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import create_app
+from ml.common.settings import REPO_ROOT
 from ml.ingestion.generator import generate
 from ml.registry import model_registry
 from orchestration.cli import main
@@ -79,6 +80,23 @@ def test_messy_update_is_read_exactly_resent_changes_nothing_and_every_id_is_ser
     assert rejected == [
         (row, want) for row, (*_, want) in enumerate(MESSY, start=1) if isinstance(want, str)
     ]
+    # The Data quality page charts them by reason and shows them as they were in the file;
+    # the Customer page finds a Unicode id as the log wrote it.
+    from streamlit.testing.v1 import AppTest
+
+    pages = REPO_ROOT / "app" / "pages"
+    quality = AppTest.from_file(str(pages / "data_quality.py"), default_timeout=60).run()
+    assert not quality.exception
+    assert len(quality.get("vega_lite_chart")) == 2  # rows per table, rejected rows per day
+    examples = quality.dataframe[-1].value
+    assert set(examples[examples["source"] == "messy.csv"]["reject_reason"]) == {
+        want for *_, want in MESSY if isinstance(want, str)
+    }
+    customer = AppTest.from_file(str(pages / "customer.py"), default_timeout=60)
+    customer.query_params["customer"] = "Zo\u00eb-42"
+    customer.run()
+    assert not customer.exception and not customer.warning
+    assert {m.label for m in customer.metric} >= {"Churn probability", "Risk band"}
 
     # Sent again: nothing is loaded, rebuilt, retrained or registered, and it says so.
     before = _tables(fti_home)
