@@ -134,6 +134,7 @@ def main() -> None:
         ]
     ]
     st.dataframe(at_risk, hide_index=True, width="stretch")
+    st.caption("Why one of them is at risk: the Customer page, or `customer?customer=<id>`.")
     st.download_button(
         "Download as CSV",
         at_risk.to_csv(index=False).encode(),
