@@ -4,9 +4,10 @@ Computed in the pipeline, where the model is, for every scored customer, and pub
 the dashboard (which never loads a model). Each family is explained in its own terms, and
 the shares of one prediction add up exactly to its score (tested):
 
-- logistic regression: each input's terms of the log-odds, ``coef * (x - mean)`` over the
-  columns the input became (scaled value, missing indicator, one-hot), against the mean
-  customer of the scored population;
+- logistic regression: each input's terms of the log-odds, ``coef * (x - center)`` over the
+  columns the input became (scaled value, missing indicator, one-hot), against the average
+  training customer (a standardized column's training mean is 0; one-hot columns are
+  centred on the scored population's shares, the model keeping no training shares);
 - gradient boosting: Saabas path attribution in log-odds; each split a row passes moves its
   expected value from the node's (training rows' cover-weighted mean of the leaves below) to
   the child's, and that move is the split feature's;
@@ -26,6 +27,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 LOG_ODDS = "log-odds"
 PROBABILITY = "probability"
@@ -40,26 +42,31 @@ class Explanation:
     unit: str
 
 
-def _input_of_columns(preprocess) -> list[str]:
-    """For each column the preprocessing outputs, the model input it came from."""
+def _input_of_columns(preprocess) -> tuple[list[str], np.ndarray]:
+    """For each column the preprocessing outputs, the model input it came from, and whether
+    it comes out standardized (its training mean is then 0)."""
     out: list[str] = []
+    standardized: list[bool] = []
     for _, transformer, columns in preprocess.transformers_:
         if isinstance(transformer, str) and transformer == "drop" or len(columns) == 0:
             continue
         if isinstance(transformer, str):  # passthrough
             out.extend(columns)
+            standardized.extend([False] * len(columns))
             continue
         steps = transformer.steps if isinstance(transformer, Pipeline) else [(None, transformer)]
-        first = steps[0][1]
+        first, last = steps[0][1], steps[-1][1]
+        before = len(out)
         if hasattr(first, "categories_"):  # one-hot: one column per category
             for column, categories in zip(columns, first.categories_, strict=True):
                 out.extend([column] * len(categories))
-            continue
-        out.extend(columns)
-        indicator = getattr(first, "indicator_", None)
-        if indicator is not None:  # imputer's missing indicators, after the values
-            out.extend(columns[i] for i in indicator.features_)
-    return out
+        else:
+            out.extend(columns)
+            indicator = getattr(first, "indicator_", None)
+            if indicator is not None:  # imputer's missing indicators, after the values
+                out.extend(columns[i] for i in indicator.features_)
+        standardized.extend([isinstance(last, StandardScaler)] * (len(out) - before))
+    return out, np.array(standardized, dtype=bool)
 
 
 def _fold(matrix: np.ndarray, owners: list[str], inputs: list[str]) -> pd.DataFrame:
@@ -162,14 +169,17 @@ def explain(model: Pipeline, inputs: pd.DataFrame) -> Explanation:
     classifier = model.named_steps["classifier"]
     columns = list(model.feature_names_in_)
     x = np.asarray(preprocess.transform(inputs[columns]), dtype=np.float64)
-    owners = _input_of_columns(preprocess)
+    owners, standardized = _input_of_columns(preprocess)
     if len(owners) != x.shape[1]:
         raise ValueError(f"{len(owners)} column owners for {x.shape[1]} model columns")
     if isinstance(classifier, LogisticRegression):
+        # Against the average training customer: a standardized column's training mean is 0;
+        # for one-hot columns (whose training shares the model does not keep) the scored
+        # population's shares stand in.
         coef = classifier.coef_[0]
-        mean = x.mean(axis=0)
-        shares = (x - mean) * coef
-        base = np.full(len(x), float(classifier.intercept_[0] + mean @ coef))
+        center = np.where(standardized, 0.0, x.mean(axis=0))
+        shares = (x - center) * coef
+        base = np.full(len(x), float(classifier.intercept_[0] + center @ coef))
         return Explanation(_fold(shares, owners, columns), base, LOG_ODDS)
     if isinstance(classifier, HistGradientBoostingClassifier):
         if classifier.n_trees_per_iteration_ != 1:

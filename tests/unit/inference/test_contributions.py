@@ -67,3 +67,28 @@ def test_one_split_tree_by_hand():
     assert explained.base == pytest.approx([0.6, 0.6])
     assert explained.shares["a"].tolist() == pytest.approx([0.4, -0.6])
     assert explained.shares["b"].tolist() == [0.0, 0.0]
+
+
+def test_logistic_regression_against_the_average_training_customer():
+    """Numbers are standardized on the training rows, so a training-average customer has
+    every term 0 and the base is the intercept; a value one training standard deviation
+    above the mean contributes exactly its coefficient."""
+    x, y = frame(1500, 0)
+    model = candidates.fit(
+        candidates.LOGISTIC_REGRESSION,
+        x[["a", "b"]],
+        y,
+        ["a", "b"],
+        [],
+        candidates.Hyperparameters(),
+    )
+    classifier = model.named_steps["classifier"]
+    scaler = model.named_steps["preprocess"].named_transformers_["numeric"][-1]
+    rows, _ = frame(50, 1)
+    explained = explain(model, rows[["a", "b"]])
+    assert explained.base == pytest.approx(np.full(50, classifier.intercept_[0]))
+    # b is never missing, so it became one scaled column: coefficient b is the last one
+    b_mean, b_scale = scaler.mean_[1], scaler.scale_[1]
+    one_sd = pd.DataFrame({"a": [np.nan], "b": [b_mean + b_scale]})
+    share = explain(model, one_sd).shares["b"].iloc[0]
+    assert share == pytest.approx(classifier.coef_[0][1])
