@@ -58,6 +58,7 @@ def timeline(versions: list[dict], moves: list[dict]) -> alt.Chart:
         .encode(
             x=alt.X("at:T", title="time (UTC)"),
             y=alt.Y("version:O", title="model version", sort="descending"),
+            yOffset=alt.YOffset("event:N"),  # a registration and a promotion at once both show
             color=alt.Color("event:N"),
             shape=alt.Shape("event:N"),
             tooltip=["at:T", "version:O", "event:N", "detail:N"],
