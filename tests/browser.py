@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -28,6 +29,8 @@ PAGES = {
     "data_quality": "data_quality",
 }
 CHART = '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]'
+MARK_PIXELS = 100
+LEGEND_WIDTH = 180
 
 
 @contextmanager
@@ -52,6 +55,18 @@ def held_warehouse(warehouse: Path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def _colored_pixels(png: bytes) -> int:
+    """Pixels of a chart's screenshot that are clearly coloured (not grey, white or black)."""
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
+    # Vega puts legends at the right: leave that strip out, so a chart whose marks did not
+    # draw (a legend alone is coloured too) counts nothing.
+    rgb = rgb[:, : max(rgb.shape[1] - LEGEND_WIDTH, 1)]
+    return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 60).sum())
 
 
 def free_port() -> int:
@@ -91,7 +106,7 @@ def served_dashboard(home: Path):
 
 
 def visit_pages(url: str, screenshots: Path | None = None) -> dict[str, dict[str, object]]:
-    """Open every page in Chromium; per page, the charts drawn (vega-lite canvases or SVGs
+    """Open every page in Chromium; per page, the charts and how many have their marks drawn
     with content), images, and the text of any exception box Streamlit shows."""
     from playwright.sync_api import sync_playwright
 
@@ -115,17 +130,14 @@ def visit_pages(url: str, screenshots: Path | None = None) -> dict[str, dict[str
             )
             page.wait_for_timeout(1500)
             charts = page.locator(CHART)
-            drawn = sum(
-                1
-                for i in range(charts.count())
-                if charts.nth(i)
-                .locator("canvas, svg .mark-rect, svg path, svg .mark-symbol")
-                .count()
-            )
+            colored = [_colored_pixels(charts.nth(i).screenshot()) for i in range(charts.count())]
             seen[name] = {
                 "title": page.locator('[data-testid="stMain"] h1').first.inner_text(),
                 "charts": charts.count(),
-                "drawn": drawn,
+                # A chart counts as drawn when its marks are: axes, labels and gridlines are
+                # grey, marks are coloured.
+                "drawn": sum(n >= MARK_PIXELS for n in colored),
+                "colored_pixels": colored,
                 "images": page.locator('[data-testid="stImage"] img').count(),
                 "exceptions": page.locator('[data-testid="stException"]').all_inner_texts(),
                 "errors": list(errors),

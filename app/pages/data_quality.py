@@ -131,13 +131,20 @@ def freshness(manifest: dict, report: dict | None) -> None:
         alt.Chart(tables)
         .mark_bar()
         .encode(
-            x=alt.X("bar:Q", scale=alt.Scale(type="log"), title="rows (log scale)"),
+            # symlog, not log: bars start at 0, which a log scale cannot place
+            x=alt.X(
+                "rows:Q",
+                scale=alt.Scale(type="symlog"),
+                title="rows (log scale)",
+                axis=alt.Axis(
+                    values=[0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000], format="~s"
+                ),
+            ),
             y=alt.Y("table:N", title=None, axis=alt.Axis(labelLimit=300)),
             color=alt.Color("schema:N", title="schema"),
             tooltip=["table:N", alt.Tooltip("rows:Q", format=",")],
         )
-        # an empty table still gets a sliver of a bar on the log scale
-        .transform_calculate(schema="split(datum.table, '.')[0]", bar="datum.rows + 1"),
+        .transform_calculate(schema="split(datum.table, '.')[0]"),
         width="stretch",
     )
 
