@@ -167,8 +167,19 @@ def online(report: dict) -> None:
                 .encode(x=alt.X("measured_at:T", title="measured"), y="ms:Q", color="percentile:N"),
                 width="stretch",
             )
-            st.caption("Error rate per measurement")
-            st.line_chart(history.set_index("measured_at")[["error_rate"]])
+            st.caption("Error rate per measurement (refused requests / all)")
+            # only measurements with traffic: one without any has no rate to draw
+            rates = history.dropna(subset=["error_rate"])
+            st.altair_chart(
+                alt.Chart(rates)
+                .mark_line(point=True, color="#d62728")
+                .encode(
+                    x=alt.X("measured_at:T", title="measured"),
+                    y=alt.Y("error_rate:Q", title="error rate", axis=alt.Axis(format="%")),
+                    tooltip=["measured_at:T", "requests:Q", "error_rate:Q"],
+                ),
+                width="stretch",
+            )
     with right:
         skew = (latest.get("skew") or {}).get("features") or {}
         if skew:
