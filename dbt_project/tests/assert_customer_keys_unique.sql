@@ -3,7 +3,7 @@
 -- fails here.
 {{ config(meta={'dagster': {'ref': {'name': 'stg_customers'}}}) }}  -- a check on this asset in Dagster
 
-select hash(customer_id) as customer_key, count(*) as customers
+select {{ fti.customer_key('customer_id') }} as customer_key, count(*) as customers
 from {{ ref('stg_customers') }}
 group by 1
 having count(*) > 1

@@ -22,9 +22,15 @@ candidates as (
     select * from exported
 ),
 
+ranked as (
+    select
+        *,
+        row_number() over (partition by customer_id, valid_from order by precedence) as rank
+    from candidates
+),
+
 versions as (
-    select * from candidates
-    qualify row_number() over (partition by customer_id, valid_from order by precedence) = 1
+    select customer_id, valid_from, country, segment from ranked where rank = 1
 ),
 
 final as (

@@ -18,7 +18,7 @@ with
 -- collision.
 daily as (
     select
-        hash(customer_id) as customer_key,
+        {{ fti.customer_key('customer_id') }} as customer_key,
         activity_date,
         cumulative_transactions as transactions,
         cumulative_spend as spend,
@@ -40,7 +40,7 @@ customers as (
 customer_snapshots as (
     select
         c.customer_id,
-        hash(c.customer_id) as customer_key,
+        {{ fti.customer_key('c.customer_id') }} as customer_key,
         c.first_purchase_date,
         c.acquisition_channel,
         s.as_of_date
@@ -67,14 +67,12 @@ pivoted as (
         coalesce(d365.transactions, 0) as transactions_before_365d,
         coalesce(d365.spend, 0) as spend_before_365d
     from customer_snapshots as cs
-    asof left join daily as d0
-        on d0.customer_key = cs.customer_key and d0.activity_date <= cs.as_of_date
-    asof left join daily as d30
-        on d30.customer_key = cs.customer_key and d30.activity_date <= cs.as_of_date - 30
-    asof left join daily as d90
-        on d90.customer_key = cs.customer_key and d90.activity_date <= cs.as_of_date - 90
-    asof left join daily as d365
-        on d365.customer_key = cs.customer_key and d365.activity_date <= cs.as_of_date - 365
+    {%- for alias, days in [('d0', 0), ('d30', 30), ('d90', 90), ('d365', 365)] %}
+    {{ fti.asof_join(
+        'left', 'customer_snapshots', 'cs', 'as_of_date', 'daily', alias, 'customer_key',
+        'activity_date', ['transactions', 'spend', 'active_days'], days_before=days
+    ) }}
+    {%- endfor %}
 ),
 
 final as (
@@ -83,8 +81,8 @@ final as (
         as_of_date,
 
         -- recency and tenure
-        datediff('day', last_purchase_date, as_of_date) as recency_days,
-        datediff('day', first_purchase_date, as_of_date) as tenure_days,
+        {{ fti.days_from('last_purchase_date', 'as_of_date') }} as recency_days,
+        {{ fti.days_from('first_purchase_date', 'as_of_date') }} as tenure_days,
 
         -- windowed counts and spend
         cast(lifetime_transactions - transactions_before_30d as integer) as transactions_30d,
@@ -105,7 +103,8 @@ final as (
             2
         ) as avg_basket_90d,
         round(
-            30.0 * lifetime_transactions / greatest(datediff('day', first_purchase_date, as_of_date), 1),
+            cast(30 * lifetime_transactions as double)
+            / greatest({{ fti.days_from('first_purchase_date', 'as_of_date') }}, 1),
             4
         ) as purchases_per_month,
 

@@ -9,20 +9,19 @@ bounds as (
 ),
 
 days as (
-    select cast(unnest(generate_series(
-        cast(first_date as timestamp), cast(last_date as timestamp), interval 1 day
-    )) as date) as as_of_date
+    select {{ fti.days_between('first_date', 'last_date') }} as as_of_date
     from bounds
 ),
 
 final as (
     select
         days.as_of_date,
-        datediff('day', date '{{ var("snapshot_origin") }}', days.as_of_date)
+        {{ fti.days_from("date '" ~ var("snapshot_origin") ~ "'", 'days.as_of_date') }}
             % {{ var("snapshot_interval_days") }} = 0 as is_grid_date,
         days.as_of_date = bounds.last_date as is_latest,
         bounds.last_date as data_end_date
-    from days, bounds
+    from days
+    cross join bounds
 )
 
 select as_of_date, is_grid_date, is_latest, data_end_date

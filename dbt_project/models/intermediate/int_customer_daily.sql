@@ -45,8 +45,8 @@ prior as (
     where activity_date < date '{{ start }}'
     group by customer_id
     {%- else %}
-    select null::varchar as customer_id, 0 as transactions, 0 as spend, 0 as items,
-           0 as active_days
+    select cast(null as {{ dbt.type_string() }}) as customer_id, 0 as transactions, 0 as spend,
+           0 as items, 0 as active_days
     where false
     {%- endif %}
 ),

@@ -12,8 +12,8 @@ source as (
 
 final as (
     select
-        cast(transaction_id as varchar) as transaction_id,
-        cast(customer_id as varchar) as customer_id,
+        cast(transaction_id as {{ dbt.type_string() }}) as transaction_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(transaction_ts as timestamp) as transaction_ts,
         cast(transaction_ts as date) as transaction_date,
         cast(amount as decimal(18, 4)) as amount,

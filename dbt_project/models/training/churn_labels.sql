@@ -29,14 +29,14 @@ labelable as (
         f.customer_id,
         f.as_of_date,
         f.lifetime_transactions,
-        f.as_of_date + {{ var("churn_horizon_days") }} as horizon_end_date
+        {{ fti.days_after('f.as_of_date', var("churn_horizon_days")) }} as horizon_end_date
     from features as f
     inner join snapshot_dates as s on s.as_of_date = f.as_of_date
     where s.is_grid_date
-      and f.as_of_date + {{ var("churn_horizon_days") }} <= s.data_end_date
+      and {{ fti.days_after('f.as_of_date', var("churn_horizon_days")) }} <= s.data_end_date
       and f.recency_days <= {{ var("active_window_days") }}
       {%- if start is not none %}
-      and f.as_of_date >= date '{{ start }}' - {{ var("churn_horizon_days") }}
+      and f.as_of_date >= {{ fti.days_before("date '" ~ start ~ "'", var("churn_horizon_days")) }}
       {%- endif %}
 ),
 
@@ -47,8 +47,10 @@ observed as (
         l.horizon_end_date,
         d.cumulative_transactions - l.lifetime_transactions as transactions_in_horizon
     from labelable as l
-    asof inner join daily as d
-        on d.customer_id = l.customer_id and d.activity_date <= l.horizon_end_date
+    {{ fti.asof_join(
+        'inner', 'labelable', 'l', 'horizon_end_date', 'daily', 'd', 'customer_id',
+        'activity_date', ['cumulative_transactions']
+    ) }}
 ),
 
 final as (
