@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 FEAST_VENV := .venv-feast
 FEAST_STAMP := $(FEAST_VENV)/.installed
 
-.PHONY: install browser demo test test-quick lint bench bench-feast clean
+SPARK_STAMP := $(VENV)/.installed-spark
+
+.PHONY: install install-spark browser demo test test-quick lint bench bench-feast clean
 
 install: $(STAMP)
 
@@ -20,10 +22,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
+# The Spark engine (dbt-spark's session method, pyspark with Spark Connect's client); it needs
+# a Java runtime (17 here).
+install-spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): requirements-spark.lock $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-spark.lock -c requirements.lock
+	touch $(SPARK_STAMP)
+
 demo: install
 	$(BIN)/fti demo
 
-test: install browser
+test: install install-spark browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 # The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own

@@ -45,11 +45,14 @@ def dbt_test_units(warehouse: Path) -> subprocess.CompletedProcess:
     return _dbt(warehouse, "test", "--select", "test_type:unit")
 
 
-def _dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
+def _dbt(
+    warehouse: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "FTI_WAREHOUSE": str(warehouse),
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        **(env or {}),
     }
     result = subprocess.run(
         [str(BIN / "dbt"), *args],
@@ -144,3 +147,64 @@ def register(client, model, holdout, params):
         tags={"test": "yes"},
         decision=decision,
     )
+
+
+def spark_build(paths: Paths) -> None:
+    """The feature pipeline on the Spark engine, step by step as the dbt_models asset runs it
+    (with dbt as an analytics engineer runs it): the snapshot in DuckDB, the sources exported,
+    `dbt build` on Spark, the training set as a Spark job, Spark's tables mirrored into the
+    warehouse, and the training set's dbt tests."""
+    from ml.engines import spark_exchange, spark_jobs, spark_session
+    from ml.features.dbt_manifest import load_manifest
+    from orchestration.lib.dbt_project import spark_build_args
+
+    manifest = load_manifest()
+    _dbt(paths.warehouse, "snapshot", "--quiet")
+    with duckdb.connect(str(paths.warehouse)) as con:
+        spark_exchange.export_sources(con, manifest, spark_session.sources_dir(paths))
+    _dbt(paths.warehouse, *spark_build_args(), env=spark_session.environment(paths))
+    spark_jobs.run("training-set", paths)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        spark_exchange.mirror(
+            con, spark_exchange.built_relations(manifest), spark_session.warehouse_dir(paths)
+        )
+    _dbt(paths.warehouse, "test", "--select", "training_set")
+
+
+def engine_differences(
+    con: duckdb.DuckDBPyConnection, expected: str, got: str, rel_tol: float = 1e-9
+) -> dict[str, object]:
+    """How two relations differ: column names and types, row counts, and per column the rows
+    whose values differ, rows paired by every non-floating column (the keys, counts and dates:
+    compared exactly) and floating columns compared within ``rel_tol``."""
+    types = {
+        side: con.execute(f"select column_name, column_type from (describe {rel})").fetchall()
+        for side, rel in (("expected", expected), ("got", got))
+    }
+    out: dict[str, object] = {}
+    if types["expected"] != types["got"]:
+        out["types"] = types
+        return out
+    columns = types["expected"]
+    floating = [c for c, t in columns if t in ("DOUBLE", "FLOAT")]
+    exact = [c for c, _ in columns if c not in floating]
+    counts = [con.execute(f"select count(*) from {rel}").fetchone()[0] for rel in (expected, got)]
+    if counts[0] != counts[1]:
+        out["rows"] = counts
+    order = ", ".join([*(f'"{c}"' for c in exact), *(f'"{c}"' for c in floating)])
+    numbered = "select *, row_number() over (order by {}) as __n from {}"
+    pairs = (
+        f"with a as ({numbered.format(order, expected)}), b as ({numbered.format(order, got)}) "
+        "select {} from a full join b using (__n)"
+    )
+    checks = [f'count(*) filter (a."{c}" is distinct from b."{c}")' for c in exact] + [
+        f'count(*) filter (not (a."{c}" is null and b."{c}" is null) and ('
+        f'a."{c}" is null or b."{c}" is null or '
+        f'abs(a."{c}" - b."{c}") > {rel_tol} * greatest(abs(a."{c}"), abs(b."{c}"))))'
+        for c in floating
+    ]
+    if checks:
+        found = con.execute(pairs.format(", ".join(checks))).fetchone()
+        names = exact + floating
+        out.update({names[i]: n for i, n in enumerate(found) if n})
+    return out

@@ -60,6 +60,25 @@ def build_args(incremental_from: str | None) -> list[str]:
     return [*build, "--vars", json.dumps({"incremental_from": day.isoformat()})]
 
 
+# What dbt does not build on Spark: snapshots need Delta, Iceberg or Hudi there (the DuckDB
+# warehouse keeps them beside the raw tables), and the training set is a Python model, which
+# dbt-spark runs only on Databricks (a Spark job builds it: ml/engines/spark_jobs.py).
+SPARK_EXCLUDED = ("resource_type:snapshot", "training_set+")
+
+
+def spark_build_args() -> list[str]:
+    """`dbt build` arguments for the Spark engine: always a full build (Spark's Parquet
+    tables cannot delete the rows an incremental run replaces)."""
+    return [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        "--full-refresh",
+        "--exclude",
+        *SPARK_EXCLUDED,
+    ]
+
+
 class FtiDbtCliResource(DbtCliResource):
     """dbt on the project's warehouse.
 

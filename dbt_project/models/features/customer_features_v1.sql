@@ -96,17 +96,19 @@ final as (
         -- lifetime shape
         cast(lifetime_transactions as integer) as lifetime_transactions,
         cast(round(lifetime_spend, 2) as double) as lifetime_spend,
-        round(cast(lifetime_spend as double) / lifetime_transactions, 2) as avg_basket_lifetime,
-        round(
-            cast(lifetime_spend - spend_before_90d as double)
-            / nullif(lifetime_transactions - transactions_before_90d, 0),
+        -- ratios rounded exactly (macros/engine.sql: round_ratio); spend in 1/10000 units
+        {{ fti.round_ratio('lifetime_spend * 10000', '10000 * lifetime_transactions', 2) }}
+            as avg_basket_lifetime,
+        {{ fti.round_ratio(
+            '(lifetime_spend - spend_before_90d) * 10000',
+            'nullif(lifetime_transactions - transactions_before_90d, 0) * 10000',
             2
-        ) as avg_basket_90d,
-        round(
-            cast(30 * lifetime_transactions as double)
-            / greatest({{ fti.days_from('first_purchase_date', 'as_of_date') }}, 1),
+        ) }} as avg_basket_90d,
+        {{ fti.round_ratio(
+            '30 * lifetime_transactions',
+            'greatest(' ~ fti.days_from('first_purchase_date', 'as_of_date') ~ ', 1)',
             4
-        ) as purchases_per_month,
+        ) }} as purchases_per_month,
 
         -- the attribute that never changes ('unknown' when the source has none); those that
         -- change over time are the feature view customer_attributes

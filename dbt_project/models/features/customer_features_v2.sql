@@ -17,10 +17,14 @@ final as (
     select
         *,
         -- trends: 1.0 = steady, below 1.0 = slowing down; null without a baseline
-        round(spend_30d / nullif(spend_90d / cast(3 as double), 0), 4) as spend_trend_30_90,
-        round(
-            transactions_90d / nullif(transactions_365d / (cast(365 as double) / 90), 0), 4
-        ) as transactions_trend_90_365
+        -- exact ratios of cents and of counts (macros/engine.sql: round_ratio)
+        {{ fti.round_ratio(
+            '3 * cast(round(spend_30d * 100) as bigint)',
+            'nullif(cast(round(spend_90d * 100) as bigint), 0)',
+            4
+        ) }} as spend_trend_30_90,
+        {{ fti.round_ratio('365 * transactions_90d', '90 * nullif(transactions_365d, 0)', 4) }}
+            as transactions_trend_90_365
     from v1
 )
 

@@ -1,0 +1,79 @@
+"""The Spark session the project opens, configured for a shared machine or a cluster.
+
+dbt-spark's ``session`` method starts Spark inside the dbt process with the profile's
+``server_side_parameters``; the training set and batch scoring open a session here with the
+same settings (``conf``; a test holds the profile to it). Without them Spark takes every core,
+writes ``metastore_db/``, ``derby.log`` and ``spark-warehouse/`` into the current directory
+(and a second process on that Derby store fails), stores timestamps as INT96 and in the local
+time zone, and serves a UI.
+
+A cluster is configuration only: ``FTI_SPARK_MASTER`` (e.g. ``spark://host:7077``) for a
+standalone master, or ``SPARK_REMOTE=sc://host:15002`` for a Spark Connect server, which
+pyspark picks up instead of starting a JVM here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ml.common.settings import Paths
+from ml.engines import EngineError
+
+
+def spark_home(paths: Paths) -> Path:
+    """Spark's own files: the table warehouse, the metastore, the exported sources."""
+    return paths.home / "spark"
+
+
+def warehouse_dir(paths: Paths) -> Path:
+    return spark_home(paths) / "warehouse"
+
+
+def sources_dir(paths: Paths) -> Path:
+    return spark_home(paths) / "sources"
+
+
+def environment(paths: Paths) -> dict[str, str]:
+    """What dbt's profile reads to run on Spark against ``paths``."""
+    return {
+        "FTI_ENGINE": "spark",
+        "FTI_SPARK_HOME": str(spark_home(paths)),
+        "FTI_SPARK_SOURCES": str(sources_dir(paths)),
+    }
+
+
+def conf(paths: Paths) -> dict[str, str]:
+    """The settings of every session, as dbt's profile (dbt_project/profiles.yml) gives them."""
+    home = spark_home(paths)
+    return {
+        "spark.master": os.environ.get("FTI_SPARK_MASTER", "local[2]"),
+        "spark.driver.memory": os.environ.get("FTI_SPARK_DRIVER_MEMORY", "4g"),
+        "spark.sql.warehouse.dir": f"{home}/warehouse",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}/metastore",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.timestampType": "TIMESTAMP_NTZ",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.shuffle.partitions": os.environ.get("FTI_SPARK_SHUFFLE_PARTITIONS", "8"),
+        "spark.ui.enabled": "false",
+    }
+
+
+def session(paths: Paths):
+    """A Spark session on the project's metastore (started once per process)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise EngineError("the Spark engine is not installed: run `make install-spark`") from exc
+    spark_home(paths).mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder.appName("fti")
+    if os.environ.get("SPARK_REMOTE"):
+        # A Connect server has its own warehouse and metastore; only session settings apply.
+        builder = builder.remote(os.environ["SPARK_REMOTE"])
+        for key in ("spark.sql.session.timeZone", "spark.sql.timestampType"):
+            builder = builder.config(key, conf(paths)[key])
+        return builder.getOrCreate()
+    builder = builder.enableHiveSupport()
+    for key, value in conf(paths).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
