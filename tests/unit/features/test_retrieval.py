@@ -65,9 +65,8 @@ spines = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(daily, events, spines, st.one_of(st.none(), st.integers(0, 6)), st.booleans())
-def test_equals_brute_force(daily_keys, event_keys, spine_keys, max_age, spine_as_dates):
+def example(daily_keys, event_keys, spine_keys, spine_as_dates):
+    """Rows of a DATE-stamped and a TIMESTAMP-stamped view, and a spine, from hypothesis keys."""
     daily_rows = [
         (e, (BASE + timedelta(days=d)).date(), float(i)) for i, (e, d) in enumerate(daily_keys)
     ]
@@ -85,22 +84,16 @@ def test_equals_brute_force(daily_keys, event_keys, spine_keys, max_age, spine_a
     )
     if spine_as_dates:
         spine["event_timestamp"] = pd.to_datetime(spine["event_timestamp"]).dt.date
-    con = duckdb.connect()
-    load(con, daily_rows, event_rows)
-    selection = {
-        view("daily", "main.daily", "as_of_date", max_age): ["x"],
-        view("events", "main.events", "event_ts", None, ("y",)): ["y"],
-    }
-    out = get_historical_features(con, spine, selection)
+    return daily_rows, event_rows, spine
 
+
+def assert_matches_reference(out, spine, daily_rows, event_rows, max_age, spine_as_dates):
+    """One output row per spine row, in order, each with the brute-force reference's values."""
     assert list(out.columns) == ["customer_id", "event_timestamp", "label", "daily__x", "events__y"]
-    assert out["label"].tolist() == list(range(len(spine)))  # one row per spine row, in order
-    for row, t in zip(out.itertuples(index=False), times, strict=True):
-        spine_time = (
-            datetime.combine(t.date(), datetime.min.time()) + timedelta(days=1)
-            if spine_as_dates
-            else t
-        )
+    assert out["label"].tolist() == list(range(len(spine)))
+    for row in out.itertuples(index=False):
+        t = pd.Timestamp(row.event_timestamp).to_pydatetime()
+        spine_time = t + timedelta(days=1) if spine_as_dates else t
         want_x = reference(
             daily_rows,
             spine_time,
@@ -112,6 +105,20 @@ def test_equals_brute_force(daily_keys, event_keys, spine_keys, max_age, spine_a
         got_x = None if pd.isna(row.daily__x) else row.daily__x
         got_y = None if pd.isna(row.events__y) else row.events__y
         assert (got_x, got_y) == (want_x, want_y), (row, spine_time)
+
+
+@settings(max_examples=150, deadline=None)
+@given(daily, events, spines, st.one_of(st.none(), st.integers(0, 6)), st.booleans())
+def test_equals_brute_force(daily_keys, event_keys, spine_keys, max_age, spine_as_dates):
+    daily_rows, event_rows, spine = example(daily_keys, event_keys, spine_keys, spine_as_dates)
+    con = duckdb.connect()
+    load(con, daily_rows, event_rows)
+    selection = {
+        view("daily", "main.daily", "as_of_date", max_age): ["x"],
+        view("events", "main.events", "event_ts", None, ("y",)): ["y"],
+    }
+    out = get_historical_features(con, spine, selection)
+    assert_matches_reference(out, spine, daily_rows, event_rows, max_age, spine_as_dates)
 
 
 def test_date_snapshots_are_known_from_the_end_of_their_day():
