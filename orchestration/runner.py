@@ -269,6 +269,7 @@ def run_days(
 
 def status(paths: Paths) -> dict[str, object]:
     """What is built, read from the published snapshot and the registry, never the warehouse."""
+    from ml import engines
     from ml.features import quality_gate
     from ml.inference import publication
     from ml.monitoring import health, report
@@ -282,6 +283,7 @@ def status(paths: Paths) -> dict[str, object]:
     stale = publication.stale_predictions(paths, champion and champion["version"])
     return {
         "fti_home": str(paths.home),
+        "engine": engines.recorded(paths),
         "champion": champion,
         "predictions": manifest.get("predictions", {"rows": 0, "as_of": None}),
         "predictions_model_version": (manifest.get("champion") or {}).get("version"),

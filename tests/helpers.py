@@ -168,7 +168,7 @@ def spark_build(paths: Paths) -> None:
         spark_exchange.mirror(
             con, spark_exchange.built_relations(manifest), spark_session.warehouse_dir(paths)
         )
-    _dbt(paths.warehouse, "test", "--select", "training_set")
+    _dbt(paths.warehouse, "test", "--selector", "training_set_tests")
 
 
 def engine_differences(

@@ -42,11 +42,15 @@ def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
 
 
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Row counts of every base table outside the system schemas, keyed ``schema.table``."""
+    """Row counts of every table outside the system schemas, keyed ``schema.table``: base
+    tables, and the views over the Parquet tables of the Spark engine (``ml.engines``)."""
     tables = con.execute(
         """
         select table_schema, table_name from information_schema.tables
         where table_type = 'BASE TABLE' and table_schema not in ('information_schema', 'pg_catalog')
+        union
+        select schema_name, view_name from duckdb_views()
+        where not internal and sql ilike '%read_parquet(%'
         order by 1, 2
         """
     ).fetchall()

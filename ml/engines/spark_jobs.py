@@ -26,12 +26,76 @@ def _training_set(_args) -> dict[str, object]:
     return {"rows": write_training_set(spark, load_manifest())}
 
 
-JOBS = {"training-set": _training_set}
+def scoring_dir(home: Paths):
+    return spark_session.spark_home(home) / "scoring"
+
+
+def _score(args) -> dict[str, object]:
+    """Score every customer's latest snapshot with model ``--version`` inside Spark: the
+    scoring spine and the point-in-time lookup in Spark SQL, the model applied per partition
+    (``mapInPandas``) by ``batch_scoring.score``, the same function the DuckDB engine calls.
+    Predictions and scored inputs go to one Parquet folder that ``batch_scoring`` publishes."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from ml.common.model_input import ENTITY
+    from ml.common.settings import MODEL_NAME
+    from ml.features.retrieval import SPINE_TIME
+    from ml.features.spark_retrieval import historical_features
+    from ml.features.views import feature_views, required_views, serving_selection
+    from ml.inference import batch_scoring
+    from ml.registry import model_registry
+
+    home = paths()
+    spark = spark_session.session(home)
+    client = model_registry.configure(home)
+    version = args.version
+    tags = client.get_model_version(MODEL_NAME, version).tags
+    selection = serving_selection(required_views(tags), feature_views(load_manifest()))
+    model = model_registry.load_version(client, version)
+    spine = spark.sql(
+        f"""select customer_id as {ENTITY},
+                   (select max(as_of_date) from features.feature_snapshot_dates) as {SPINE_TIME}
+            from staging.stg_customers"""
+    )
+    features = historical_features(spark, spine, selection)
+    scored_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+    def wide(frame: pd.DataFrame) -> pd.DataFrame:
+        scored = batch_scoring.score(model, frame, MODEL_NAME, version)
+        predictions = scored.predictions.assign(scored_at=scored_at).reset_index(drop=True)
+        inputs = scored.inputs.reset_index(drop=True)
+        for column in inputs.select_dtypes("category"):
+            inputs[column] = inputs[column].astype(object)
+        return pd.concat(
+            [
+                predictions.add_prefix(batch_scoring.PREDICTION_PREFIX),
+                inputs.add_prefix(batch_scoring.INPUT_PREFIX),
+            ],
+            axis=1,
+        )
+
+    # The output's schema, from the scoring of a few rows on the driver.
+    schema = spark.createDataFrame(wide(features.limit(20).toPandas())).schema
+
+    def score_batches(batches):
+        for frame in batches:
+            if len(frame):
+                yield wide(frame)
+
+    target = scoring_dir(home)
+    features.mapInPandas(score_batches, schema).write.mode("overwrite").parquet(str(target))
+    return {"rows": spark.read.parquet(str(target)).count(), "folder": str(target)}
+
+
+JOBS = {"training-set": _training_set, "score": _score}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ml.engines.spark_jobs")
     parser.add_argument("job", choices=sorted(JOBS))
+    parser.add_argument("--version", help="the model version to score with (score)")
     args = parser.parse_args(argv)
     print(json.dumps(JOBS[args.job](args)))
 

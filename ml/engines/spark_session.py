@@ -5,7 +5,7 @@ dbt-spark's ``session`` method starts Spark inside the dbt process with the prof
 same settings (``conf``; a test holds the profile to it). Without them Spark takes every core,
 writes ``metastore_db/``, ``derby.log`` and ``spark-warehouse/`` into the current directory
 (and a second process on that Derby store fails), stores timestamps as INT96 and in the local
-time zone, and serves a UI.
+time zone, serves a UI, and draws progress bars into dbt's log.
 
 A cluster is configuration only: ``FTI_SPARK_MASTER`` (e.g. ``spark://host:7077``) for a
 standalone master, or ``SPARK_REMOTE=sc://host:15002`` for a Spark Connect server, which
@@ -15,6 +15,7 @@ pyspark picks up instead of starting a JVM here.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ml.common.settings import Paths
@@ -56,6 +57,9 @@ def conf(paths: Paths) -> dict[str, str]:
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.shuffle.partitions": os.environ.get("FTI_SPARK_SHUFFLE_PARTITIONS", "8"),
         "spark.ui.enabled": "false",
+        # The progress bar writes into dbt's structured log lines, which Dagster then cannot
+        # read (a model built but never reported).
+        "spark.ui.showConsoleProgress": "false",
     }
 
 
@@ -74,6 +78,8 @@ def session(paths: Paths):
             builder = builder.config(key, conf(paths)[key])
         return builder.getOrCreate()
     builder = builder.enableHiveSupport()
+    # Python workers (scoring's mapInPandas) run this interpreter, with the project's packages.
+    builder = builder.config("spark.pyspark.python", sys.executable)
     for key, value in conf(paths).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -113,6 +113,45 @@ def write_predictions(con: duckdb.DuckDBPyConnection, scored: Scored) -> int:
     con.register("_predictions", scored.predictions)
     con.register("_inputs", scored.inputs)
     try:
+        return _replace_predictions(con)
+    finally:
+        con.unregister("_predictions")
+        con.unregister("_inputs")
+
+
+# How the Spark engine's scoring job (ml/engines/spark_jobs.py) lays its output out: one
+# Parquet table, each row a prediction and the inputs it was scored from, told apart by prefix.
+PREDICTION_PREFIX, INPUT_PREFIX = "p__", "i__"
+
+
+def write_predictions_from_parquet(con: duckdb.DuckDBPyConnection, files: str) -> int:
+    """``write_predictions`` for what the Spark engine scored (``files``: a glob)."""
+    columns = [
+        r[0] for r in con.execute(f"describe select * from read_parquet('{files}')").fetchall()
+    ]
+
+    def part(prefix: str) -> str:
+        names = [c for c in columns if c.startswith(prefix)]
+        return ", ".join(f'"{c}" as "{c[len(prefix) :]}"' for c in names)
+
+    con.execute(
+        f"create or replace temp view _predictions as "
+        f"select {part(PREDICTION_PREFIX)} from read_parquet('{files}')"
+    )
+    con.execute(
+        f"create or replace temp view _inputs as "
+        f"select {part(INPUT_PREFIX)} from read_parquet('{files}')"
+    )
+    try:
+        return _replace_predictions(con)
+    finally:
+        con.execute("drop view if exists _predictions")
+        con.execute("drop view if exists _inputs")
+
+
+def _replace_predictions(con: duckdb.DuckDBPyConnection) -> int:
+    """Publish the relations ``_predictions`` and ``_inputs`` (see ``write_predictions``)."""
+    try:
         con.execute("begin transaction")
         con.execute("create schema if not exists predictions")
         con.execute("create schema if not exists monitoring")
@@ -137,7 +176,4 @@ def write_predictions(con: duckdb.DuckDBPyConnection, scored: Scored) -> int:
     except Exception:
         con.execute("rollback")
         raise
-    finally:
-        con.unregister("_predictions")
-        con.unregister("_inputs")
     return con.execute(f"select count(*) from {PREDICTIONS_TABLE}").fetchone()[0]

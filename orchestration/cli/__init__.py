@@ -9,6 +9,7 @@ their code, in this one place.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ml.common.errors import FtiError
@@ -25,6 +26,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "engine", None):
+        os.environ["FTI_ENGINE"] = args.engine  # read by the dbt asset and dbt's profile
     try:
         return args.func(args) or 0
     except FtiError as exc:

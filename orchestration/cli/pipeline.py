@@ -13,6 +13,7 @@ import pandas as pd
 
 from ml.common.errors import NotReady
 from ml.common.settings import Paths
+from ml.engines import ENGINES
 from ml.ingestion import generator
 from ml.ingestion.raw_log import InputError, validate_customers, validate_file
 from ml.monitoring import report
@@ -213,6 +214,10 @@ _TIMEZONE_HELP = (
     "time zone of timestamps in the file that carry no offset or zone name (an IANA name such "
     "as Europe/Berlin; default UTC); the warehouse stores UTC"
 )
+_ENGINE_HELP = (
+    "where the dbt feature models, the training set and batch scoring run: duckdb (default) or "
+    "spark (`make install-spark`); also FTI_ENGINE. Later runs keep the engine that built last"
+)
 _VERBOSE_HELP = "show Dagster's and dbt's full logs on screen too (they always go to the log file)"
 
 
@@ -222,6 +227,7 @@ def _run_options(command: argparse.ArgumentParser, loads_attributes: bool = True
         command.add_argument("--attributes", metavar="PATH", help=_ATTRIBUTES_HELP)
         command.add_argument("--accept-changes", action="store_true", help=_ACCEPT_HELP)
     command.add_argument("--timezone", default="UTC", metavar="ZONE", help=_TIMEZONE_HELP)
+    command.add_argument("--engine", choices=ENGINES, help=_ENGINE_HELP)
     command.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
 
 

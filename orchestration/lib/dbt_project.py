@@ -74,35 +74,40 @@ def spark_build_args() -> list[str]:
         "--exclude-resource-type",
         "unit_test",
         "--full-refresh",
+        # One argument: dagster-dbt takes a single value after --exclude (dbt splits on spaces).
         "--exclude",
-        *SPARK_EXCLUDED,
+        " ".join(SPARK_EXCLUDED),
     ]
 
 
 class FtiDbtCliResource(DbtCliResource):
     """dbt on the project's warehouse.
 
-    ``warehouse`` reaches dbt's profile as ``FTI_WAREHOUSE`` for the one invocation, so the
-    resource, not the process environment, decides which file dbt builds. dagster-dbt also
-    asks the `dbt` executable for its version before every invocation (`dbt --version`,
-    which asks PyPI for the latest release); the executable is the one installed beside this
-    Python, so its version is the package's.
+    ``warehouse`` reaches dbt's profile as ``FTI_WAREHOUSE`` for the one invocation (with
+    ``env``, e.g. the Spark engine's variables), so the resource and the caller, not the
+    process environment, decide what dbt builds and where. dagster-dbt also asks the `dbt`
+    executable for its version before every invocation (`dbt --version`, which asks PyPI for
+    the latest release); the executable is the one installed beside this Python, so its
+    version is the package's.
     """
 
     warehouse: str | None = None
 
-    def cli(self, args, **kwargs):
-        if self.warehouse is None:
-            return super().cli(args, **kwargs)
-        before = os.environ.get("FTI_WAREHOUSE")
-        os.environ["FTI_WAREHOUSE"] = self.warehouse  # dagster-dbt copies the environment
+    def cli(self, args, *, env: dict[str, str] | None = None, **kwargs):
+        overrides = dict(env or {})
+        if self.warehouse is not None:
+            overrides["FTI_WAREHOUSE"] = self.warehouse
+        # dagster-dbt copies the environment when it starts dbt, inside this call.
+        before = {name: os.environ.get(name) for name in overrides}
+        os.environ.update(overrides)
         try:
             return super().cli(args, **kwargs)
         finally:
-            if before is None:
-                os.environ.pop("FTI_WAREHOUSE", None)
-            else:
-                os.environ["FTI_WAREHOUSE"] = before
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     @functools.cached_property
     def _cli_version(self) -> version.Version:

@@ -1,20 +1,29 @@
 """The same dbt models on DuckDB and on Spark give the same tables.
 
-From one input, the hand-computed log and a generated log of a few thousand customers, each
-engine builds every feature table, the labels and the training set; the test compares them
-column by column: same names and types, same rows, keys, counts and dates exactly, floating
-values within 1e-9 relative.
+From the hand-computed log, each engine builds every feature table, the labels and the
+training set, compared column by column: same names and types, same rows, keys, counts and
+dates exactly, floating values within 1e-9 relative. The session's pipeline (800 generated
+customers) and a user's own log run whole on both engines and must give the same content
+hashes: tables, training set, predictions, champion.
 """
+
+import json
 
 import duckdb
 import pytest
 
+from ml import engines
 from ml.common.settings import Paths
 from ml.engines import spark_exchange
 from ml.features.dbt_manifest import load_manifest
-from ml.ingestion.generator import generate
-from ml.ingestion.raw_log import ingest_file, ingest_frames
-from tests.helpers import dbt_build, engine_differences, spark_build
+from ml.ingestion.raw_log import ingest_file
+from tests.helpers import (
+    content_fingerprints,
+    dbt_build,
+    engine_differences,
+    point_env_at,
+    spark_build,
+)
 from tests.unit.features.test_features_sql import AS_OF, COLUMNS, EXPECTED, LOG
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -52,13 +61,16 @@ def hand(tmp_path_factory, dbt_manifest):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory, dbt_manifest):
-    log = generate(2000, seed=11)
+def spark_pipeline(tmp_path_factory, pipeline_home):
+    """The session's pipeline (800 generated customers, seed 11) again, on the Spark engine."""
+    from orchestration.runner import run_pipeline
 
-    def load(con, _folder):
-        ingest_frames(con, log.transactions, log.customers, log.customer_history)
-
-    return _both_engines(tmp_path_factory.mktemp("generated"), load)
+    with pytest.MonkeyPatch.context() as mp:
+        paths = point_env_at(tmp_path_factory.mktemp("spark_pipeline"), mp)
+        mp.setenv("FTI_ENGINE", "spark")
+        ok, detail = run_pipeline(customers=800, seed=11)
+        assert ok, detail
+    return paths
 
 
 def test_hand_log_tables_equal(hand):
@@ -78,18 +90,44 @@ def test_hand_log_values_on_spark(hand):
     assert {r[0]: tuple(r[1:]) for r in rows} == EXPECTED
 
 
-def test_generated_log_tables_equal(generated):
-    differences, sizes = _compare(generated)
-    assert differences == {r: {} for r in differences}
-    # Every table is non-trivial, attributes included (the generated CRM has history).
-    assert all(n > 0 for n in sizes.values()), sizes
-    assert sizes["training.training_set"] == sizes["training.churn_labels"] > 10_000
+def test_pipeline_on_spark_builds_what_duckdb_built(spark_pipeline, first_build):
+    """Every table, the training set, the champion (family and metrics) and every prediction
+    (scored inside Spark) are those of the DuckDB run: the same content hashes."""
+    assert content_fingerprints(spark_pipeline) == first_build
+    with duckdb.connect(str(spark_pipeline.warehouse), read_only=True) as con:
+        engine = con.execute(
+            "select count(*) from duckdb_views() where sql ilike '%read_parquet(%'"
+        ).fetchone()[0]
+    assert engine == len(spark_exchange.built_relations(load_manifest()))
+    assert engines.recorded(spark_pipeline) == "spark"
 
 
-def test_spark_tables_are_parquet_under_fti_home(generated):
-    spark = generated[1]
+def test_spark_tables_are_parquet_under_fti_home(spark_pipeline):
+    spark = spark_pipeline
     folder = spark.home / "spark" / "warehouse" / "features.db" / "customer_features"
     assert list(folder.glob("*.parquet"))
     assert not (spark.home / "metastore_db").exists()
     with duckdb.connect(str(spark.warehouse), read_only=True) as con:
         assert con.execute("select count(*) from features.customer_features").fetchone()[0]
+
+
+def test_users_own_log_on_both_engines(tmp_path):
+    """`fti demo --engine spark` on a user's log (integer ids, dates without times, broken
+    rows) gives what `fti demo` gives: the same tables, champion and predictions; `fti status`
+    names the engine."""
+    from tests.integration.test_cli import fti, user_log
+
+    log = user_log(tmp_path / "log.csv")
+    homes = {engine: tmp_path / engine for engine in engines.ENGINES}
+    for engine, home in homes.items():
+        run = fti("demo", "--transactions", str(log), "--engine", engine, home=home)
+        assert run.returncode == 0, run.stderr[-3000:]
+    duck, spark = (Paths(homes[e].resolve()) for e in engines.ENGINES)
+    with pytest.MonkeyPatch.context() as mp:
+        point_env_at(duck.home, mp)
+        expected = content_fingerprints(duck)
+        point_env_at(spark.home, mp)
+        assert content_fingerprints(spark) == expected
+    status = json.loads(fti("status", "--json", home=spark.home).stdout)
+    assert status["engine"] == "spark"
+    assert status["tables"]["features.customer_features"] > 0

@@ -7,11 +7,14 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field
 
+from ml import engines
 from ml.common.faults import stall_point
+from ml.engines import spark_exchange, spark_jobs, spark_session
+from ml.features.dbt_manifest import load_manifest
 from ml.ingestion import load_log
 from ml.monitoring import health
 from orchestration.defs.ingestion.daily import incremental_start
-from orchestration.lib.dbt_project import build_args, dbt_project
+from orchestration.lib.dbt_project import build_args, dbt_project, spark_build_args
 from orchestration.lib.dbt_translator import FtiDbtTranslator
 from orchestration.lib.keys import WAREHOUSE_POOL
 from orchestration.lib.resources import FtiHome, Warehouse
@@ -53,6 +56,59 @@ def _failed_nodes(results: list[dict]) -> list[str]:
     return failed
 
 
+DUCKDB = {"FTI_ENGINE": "duckdb"}
+
+
+def _invoke(context, dbt: DbtCliResource, args: list[str], env: dict[str, str]):
+    """One dbt invocation: its Dagster events (held back, see dbt_models), its run results,
+    and whether it succeeded."""
+    invocation = dbt.cli(args, context=context, raise_on_error=False, env=env)
+    events = []
+    try:
+        for event in invocation.stream():
+            events.append(event)
+            stall_point("dbt")
+        path = invocation.target_path / "run_results.json"
+        results = json.loads(path.read_text()).get("results", []) if path.exists() else []
+    finally:
+        # dagster-dbt gives every invocation its own target folder; nothing reads it after.
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+    return events, results, invocation.is_successful()
+
+
+def _build_on_spark(context, dbt: DbtCliResource, paths, warehouse: Warehouse):
+    """The Spark engine's build: the snapshot where ingestion lands (DuckDB), the sources out
+    to Parquet, `dbt build` on Spark, the training set as a Spark job, Spark's tables into the
+    warehouse as views, and the training set's tests there. Always a full build."""
+    manifest = load_manifest(dbt_project().manifest_path)
+    events, results, ok = _invoke(context, dbt, ["snapshot"], DUCKDB)
+    if not ok:
+        return events, results, ok
+    with warehouse.connect() as con:
+        exported = spark_exchange.export_sources(con, manifest, spark_session.sources_dir(paths))
+    context.log.info(f"sources exported for Spark: {exported}")
+    more, built, ok = _invoke(context, dbt, spark_build_args(), spark_session.environment(paths))
+    events, results = events + more, results + built
+    if not ok:
+        return events, results, ok
+    try:
+        job = spark_jobs.run("training-set", paths)
+    except RuntimeError as exc:
+        context.log.error(str(exc))
+        failure = {"unique_id": "model.fti.training_set", "status": "error"}
+        return events, [*results, failure], False
+    with warehouse.connect() as con:
+        spark_exchange.mirror(
+            con, spark_exchange.built_relations(manifest), spark_session.warehouse_dir(paths)
+        )
+    key = dg.AssetKey(["training", "training_set"])
+    for name, output_key in context.assets_def.keys_by_output_name.items():
+        if output_key == key and name in context.selected_output_names:
+            events.append(dg.Output(None, output_name=name, metadata={"engine": "spark", **job}))
+    more, tested, ok = _invoke(context, dbt, ["test", "--selector", "training_set_tests"], DUCKDB)
+    return events + more, results + tested, ok
+
+
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
@@ -66,8 +122,8 @@ def dbt_models(
     warehouse: Warehouse,
     config: DbtBuildConfig,
 ):
-    """Build every dbt model and run its tests in one dbt invocation (dbt's start-up is paid
-    once).
+    """Build every dbt model and run its tests, on DuckDB in one dbt invocation (dbt's
+    start-up is paid once), on Spark in the steps of ``_build_on_spark``.
 
     Row counts are added after dbt exits: while the dbt process runs it holds the DuckDB
     file, so dagster-dbt's own ``fetch_row_counts`` (which queries during the run) cannot
@@ -87,19 +143,13 @@ def dbt_models(
             f"rebuilding from {start or 'the beginning'} instead of {requested}: "
             "an earlier load was never built on (its run died)"
         )
-    invocation = dbt.cli(build_args(start), context=context, raise_on_error=False)
-    events = []
-    try:
-        for event in invocation.stream():
-            events.append(event)
-            stall_point("dbt")
-        path = invocation.target_path / "run_results.json"
-        results = json.loads(path.read_text()).get("results", []) if path.exists() else []
-        failed = _failed_nodes(results)
-        health.record_checks(paths, "dbt", _test_results(results))
-    finally:
-        # dagster-dbt gives every invocation its own target folder; nothing reads it after.
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+    engine = engines.current(paths)
+    if engine == "spark":
+        events, results, ok = _build_on_spark(context, dbt, paths, warehouse)
+    else:
+        events, results, ok = _invoke(context, dbt, build_args(start), DUCKDB)
+    failed = _failed_nodes(results)
+    health.record_checks(paths, "dbt", _test_results(results))
     keys = context.assets_def.keys_by_output_name
     # What dbt did build is reported even when a later node failed: those tables did change.
     with warehouse.connect(read_only=True) as con:
@@ -109,8 +159,8 @@ def dbt_models(
                 rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
                 event = event.with_metadata({**event.metadata, "dagster/row_count": rows})
             yield event
-    if failed or not invocation.is_successful():
-        detail = "dbt build failed: " + (", ".join(failed) or "see the run's logs")
+    if failed or not ok:
+        detail = f"dbt build on {engine} failed: " + (", ".join(failed) or "see the run's logs")
         health.record(paths, "dbt", False, detail, context.run_id)
         raise dg.Failure(
             description=f"{detail}. Downstream assets are skipped; published features, the "
@@ -118,4 +168,7 @@ def dbt_models(
         )
     with warehouse.connect() as con:
         load_log.mark_built(con)
-    health.record(paths, "dbt", True, "every model built and every test passed", context.run_id)
+    engines.record(paths, engine)
+    health.record(
+        paths, "dbt", True, f"every model built and every test passed ({engine})", context.run_id
+    )

@@ -3,8 +3,10 @@
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
+from ml import engines
 from ml.common.faults import stall_point
 from ml.common.settings import MODEL_NAME
+from ml.engines import spark_jobs
 from ml.features.dbt_manifest import load_manifest
 from ml.features.views import FeatureViewError, feature_views, required_views, serving_selection
 from ml.inference import batch_scoring
@@ -18,7 +20,7 @@ from orchestration.lib.keys import (
     PUBLISHED_FEATURES,
     WAREHOUSE_POOL,
 )
-from orchestration.lib.resources import ModelRegistry, Warehouse
+from orchestration.lib.resources import FtiHome, ModelRegistry, Warehouse
 
 
 @dg.multi_asset(
@@ -47,7 +49,10 @@ from orchestration.lib.resources import ModelRegistry, Warehouse
     pool=WAREHOUSE_POOL,
 )
 def churn_predictions(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, registry: ModelRegistry
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    registry: ModelRegistry,
+    fti_home: FtiHome,
 ):
     """Score every customer with the champion; the latest table and the history are written
     in one transaction, with the scored inputs drift is measured on."""
@@ -70,25 +75,43 @@ def churn_predictions(
         )
     except FeatureViewError as exc:
         raise dg.Failure(f"champion churn v{version} cannot be served: {exc}") from exc
-    model = model_registry.load_version(client, version)
-    with warehouse.connect() as con:
-        features = batch_scoring.latest_features(con, selection)
-        scored = batch_scoring.score(model, features, MODEL_NAME, version)
-        rows = batch_scoring.write_predictions(con, scored)
+    paths = fti_home.paths
+    if engines.current(paths) == "spark":
+        # Scored inside Spark by the same function; published here like the DuckDB engine's.
+        job = spark_jobs.run("score", paths, "--version", str(version))
+        with warehouse.connect() as con:
+            batch_scoring.write_predictions_from_parquet(con, f"{job['folder']}/*.parquet")
+    else:
+        model = model_registry.load_version(client, version)
+        with warehouse.connect() as con:
+            features = batch_scoring.latest_features(con, selection)
+            scored = batch_scoring.score(model, features, MODEL_NAME, version)
+            batch_scoring.write_predictions(con, scored)
+    with warehouse.connect(read_only=True) as con:
+        rows, as_of, mean, high, medium, low = con.execute(
+            f"""
+            select count(*), max(as_of_date), avg(churn_probability),
+                   count(*) filter (where risk_band = 'high'),
+                   count(*) filter (where risk_band = 'medium'),
+                   count(*) filter (where risk_band = 'low')
+            from {batch_scoring.PREDICTIONS_TABLE}
+            """
+        ).fetchall()[0]
         history_rows, history_dates = con.execute(
             f"select count(*), count(distinct as_of_date) from {batch_scoring.HISTORY_TABLE}"
-        ).fetchone()
-    predictions = scored.predictions
+        ).fetchall()[0]
     stall_point("scoring")
-    bands = predictions["risk_band"].value_counts().to_dict()
     yield dg.MaterializeResult(
         asset_key=PREDICTIONS,
         metadata={
             "dagster/row_count": rows,
             "model_version": version,
-            "as_of_date": str(predictions["as_of_date"].max()),
-            "mean_churn_probability": float(predictions["churn_probability"].mean()),
-            **{f"risk_{band}": int(bands.get(band, 0)) for band in ("high", "medium", "low")},
+            "as_of_date": str(as_of),
+            "mean_churn_probability": float(mean),
+            "risk_high": high,
+            "risk_medium": medium,
+            "risk_low": low,
+            "engine": engines.current(paths),
         },
     )
     yield dg.MaterializeResult(

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ml.common.settings import DBT_PROJECT_DIR, Paths
-from ml.engines import EngineError, current, spark_session
+from ml.engines import EngineError, current, record, spark_session
 
 ENV_VAR = re.compile(r"""\{\{\s*env_var\('(\w+)',\s*'([^']*)'\)\s*\}\}""")
 
@@ -39,9 +39,15 @@ def test_spark_files_stay_under_fti_home(tmp_path):
     assert f"-Dderby.system.home={tmp_path}" in conf["spark.driver.extraJavaOptions"]
 
 
-def test_engine_is_chosen_by_fti_engine(monkeypatch):
+def test_engine_is_chosen_by_fti_engine(tmp_path, monkeypatch):
     monkeypatch.delenv("FTI_ENGINE", raising=False)
     assert current() == "duckdb"
+    paths = Paths(tmp_path)
+    assert current(paths) == "duckdb"
+    record(paths, "spark")  # a home built on Spark stays on Spark unless told otherwise
+    assert current(paths) == "spark"
+    monkeypatch.setenv("FTI_ENGINE", "duckdb")
+    assert current(paths) == "duckdb"
     monkeypatch.setenv("FTI_ENGINE", "Spark")
     assert current() == "spark"
     monkeypatch.setenv("FTI_ENGINE", "postgres")
