@@ -35,20 +35,31 @@ def sources_dir(paths: Paths) -> Path:
     return spark_home(paths) / "sources"
 
 
+def master() -> str:
+    return os.environ.get("FTI_SPARK_MASTER", "local[2]")
+
+
 def environment(paths: Paths) -> dict[str, str]:
-    """What dbt's profile reads to run on Spark against ``paths``."""
-    return {
+    """What dbt's profile and the Spark jobs read to run on Spark against ``paths``.
+
+    The master goes to pyspark's launcher, not to the profile: Spark refuses a session that
+    names both a master and a Spark Connect server (SPARK_REMOTE)."""
+    env = {
         "FTI_ENGINE": "spark",
         "FTI_SPARK_HOME": str(spark_home(paths)),
         "FTI_SPARK_SOURCES": str(sources_dir(paths)),
     }
+    if not os.environ.get("SPARK_REMOTE"):
+        env["PYSPARK_SUBMIT_ARGS"] = f"--master {master()} pyspark-shell"
+    return env
 
 
 def conf(paths: Paths) -> dict[str, str]:
-    """The settings of every session, as dbt's profile (dbt_project/profiles.yml) gives them."""
+    """The settings of every session, as dbt's profile (dbt_project/profiles.yml) gives them.
+    A Spark Connect server keeps its own static settings (warehouse, memory) and takes the
+    session ones (time zone, timestamp type)."""
     home = spark_home(paths)
     return {
-        "spark.master": os.environ.get("FTI_SPARK_MASTER", "local[2]"),
         "spark.driver.memory": os.environ.get("FTI_SPARK_DRIVER_MEMORY", "4g"),
         "spark.sql.warehouse.dir": f"{home}/warehouse",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}/metastore",
@@ -77,7 +88,7 @@ def session(paths: Paths):
         for key in ("spark.sql.session.timeZone", "spark.sql.timestampType"):
             builder = builder.config(key, conf(paths)[key])
         return builder.getOrCreate()
-    builder = builder.enableHiveSupport()
+    builder = builder.master(master()).enableHiveSupport()
     # Python workers (scoring's mapInPandas) run this interpreter, with the project's packages.
     builder = builder.config("spark.pyspark.python", sys.executable)
     for key, value in conf(paths).items():

@@ -176,4 +176,4 @@ def _replace_predictions(con: duckdb.DuckDBPyConnection) -> int:
     except Exception:
         con.execute("rollback")
         raise
-    return con.execute(f"select count(*) from {PREDICTIONS_TABLE}").fetchone()[0]
+    return con.execute(f"select count(*) from {PREDICTIONS_TABLE}").fetchall()[0][0]

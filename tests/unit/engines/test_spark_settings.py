@@ -24,13 +24,25 @@ def rendered_profile_parameters(env: dict[str, str]) -> dict[str, str]:
 
 def test_profile_and_sessions_agree(tmp_path, monkeypatch):
     paths = Paths(tmp_path)
-    for name in ("FTI_SPARK_MASTER", "FTI_SPARK_DRIVER_MEMORY", "FTI_SPARK_SHUFFLE_PARTITIONS"):
+    for name in ("FTI_SPARK_DRIVER_MEMORY", "FTI_SPARK_SHUFFLE_PARTITIONS", "SPARK_REMOTE"):
         monkeypatch.delenv(name, raising=False)
     env = spark_session.environment(paths)
     assert rendered_profile_parameters(env) == spark_session.conf(paths)
-    monkeypatch.setenv("FTI_SPARK_MASTER", "spark://cluster:7077")
-    env["FTI_SPARK_MASTER"] = "spark://cluster:7077"
+    monkeypatch.setenv("FTI_SPARK_DRIVER_MEMORY", "12g")
+    env["FTI_SPARK_DRIVER_MEMORY"] = "12g"
     assert rendered_profile_parameters(env) == spark_session.conf(paths)
+
+
+def test_master_or_connect_server(tmp_path, monkeypatch):
+    """A master for pyspark's launcher, or none with a Spark Connect server (Spark refuses a
+    session that names both)."""
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.setenv("FTI_SPARK_MASTER", "spark://cluster:7077")
+    env = spark_session.environment(Paths(tmp_path))
+    assert env["PYSPARK_SUBMIT_ARGS"] == "--master spark://cluster:7077 pyspark-shell"
+    monkeypatch.setenv("SPARK_REMOTE", "sc://cluster:15002")
+    assert "PYSPARK_SUBMIT_ARGS" not in spark_session.environment(Paths(tmp_path))
+    assert "spark.master" not in rendered_profile_parameters(env)
 
 
 def test_spark_files_stay_under_fti_home(tmp_path):
