@@ -1,11 +1,12 @@
 """Shared fixtures: a private FTI_HOME per test, the dbt manifest, one small pipeline run."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from ml.common.settings import Paths
-from tests.helpers import content_fingerprints, point_env_at
+from tests.helpers import content_fingerprints, fti, point_env_at, user_log
 
 # What the session's pipeline built, fingerprinted before any test could change it.
 FIRST_BUILD = pytest.StashKey[dict]()
@@ -47,6 +48,18 @@ def first_build(request, pipeline_home) -> dict:
     return request.config.stash[FIRST_BUILD]
 
 
+@pytest.fixture(scope="session")
+def users_own_log(tmp_path_factory) -> SimpleNamespace:
+    """`fti demo --transactions` on a log unlike the generated one (DuckDB), once a session:
+    the CLI's test checks what it built, the engine test builds the same on Spark."""
+    folder = tmp_path_factory.mktemp("own_log")
+    log = folder / "mine.csv"
+    customers, broken = user_log(log)
+    home = folder / "home"
+    run = fti("demo", "--transactions", str(log), home=home)
+    return SimpleNamespace(log=log, home=home, run=run, customers=customers, broken=broken)
+
+
 @pytest.fixture
 def built_home(pipeline_home, monkeypatch) -> Paths:
     """The session's pipeline home, with the environment pointing at it for this test."""
@@ -57,5 +70,7 @@ def pytest_collection_modifyitems(items):
     """A test that needs the session's pipeline run is a slow whole-pipeline test, wherever it
     lives; ``pytest -m "not slow"`` leaves them all out."""
     for item in items:
-        if {"pipeline_home", "built_home"} & set(getattr(item, "fixturenames", ())):
+        if {"pipeline_home", "built_home", "users_own_log"} & set(
+            getattr(item, "fixturenames", ())
+        ):
             item.add_marker(pytest.mark.slow)

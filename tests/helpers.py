@@ -1,5 +1,6 @@
 """What several test modules share: the venv's executables, a private FTI_HOME, a dbt build
-against a given warehouse, small training frames, and content fingerprints of tables."""
+against a given warehouse (and the Spark engine's build), small training frames, content
+fingerprints of tables, `fti` as a user runs it, and a user's log unlike the generated one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from ml.common import model_input
 from ml.common.settings import DBT_PROJECT_DIR, Paths
+from ml.ingestion.generator import generate
 from ml.registry import model_registry
 from ml.training import candidates, evaluation, model_gate, trainer
 
@@ -208,3 +210,36 @@ def engine_differences(
         names = exact + floating
         out.update({names[i]: n for i, n in enumerate(found) if n})
     return out
+
+
+def fti(*args, home):
+    env = {**os.environ, "FTI_HOME": str(home)}
+    for var in ("FTI_WAREHOUSE", "MLFLOW_TRACKING_URI", "DAGSTER_HOME"):
+        env.pop(var, None)
+    return subprocess.run([str(BIN / "fti"), *args], env=env, capture_output=True, text=True)
+
+
+def user_log(path):
+    """A log unlike the generated one: integer ids, dates without times, another decade, no
+    transaction ids or customer table, several purchases a day, and a few broken rows."""
+    tx = generate(400, seed=3).transactions
+    frame = pd.DataFrame(
+        {
+            "amount": tx["amount"],
+            "customer_id": tx["customer_id"].str[1:].astype(int),
+            "transaction_ts": (tx["transaction_ts"] - pd.DateOffset(years=10)).dt.strftime(
+                "%Y-%m-%d"
+            ),
+            "channel_note": "web",
+        }
+    )
+    broken = pd.DataFrame(
+        {
+            "amount": ["12.0", "oops", "5"],
+            "customer_id": ["", "17", "18"],
+            "transaction_ts": ["2014-05-01", "2014-05-01", "05/01/2014 noon"],
+            "channel_note": "web",
+        }
+    )
+    pd.concat([frame.astype(str), broken]).to_csv(path, index=False)
+    return frame["customer_id"].nunique(), len(broken)

@@ -1,55 +1,18 @@
 """`fti` as a user runs it: their own log, status as JSON, clear refusals."""
 
 import json
-import os
-import subprocess
 
 import pandas as pd
 import pytest
 
-from ml.ingestion.generator import generate
-from tests.helpers import BIN
+from tests.helpers import fti
 
 pytestmark = pytest.mark.slow
 
 
-def fti(*args, home):
-    env = {**os.environ, "FTI_HOME": str(home)}
-    for var in ("FTI_WAREHOUSE", "MLFLOW_TRACKING_URI", "DAGSTER_HOME"):
-        env.pop(var, None)
-    return subprocess.run([str(BIN / "fti"), *args], env=env, capture_output=True, text=True)
-
-
-def user_log(path):
-    """A log unlike the generated one: integer ids, dates without times, another decade, no
-    transaction ids or customer table, several purchases a day, and a few broken rows."""
-    tx = generate(400, seed=3).transactions
-    frame = pd.DataFrame(
-        {
-            "amount": tx["amount"],
-            "customer_id": tx["customer_id"].str[1:].astype(int),
-            "transaction_ts": (tx["transaction_ts"] - pd.DateOffset(years=10)).dt.strftime(
-                "%Y-%m-%d"
-            ),
-            "channel_note": "web",
-        }
-    )
-    broken = pd.DataFrame(
-        {
-            "amount": ["12.0", "oops", "5"],
-            "customer_id": ["", "17", "18"],
-            "transaction_ts": ["2014-05-01", "2014-05-01", "05/01/2014 noon"],
-            "channel_note": "web",
-        }
-    )
-    pd.concat([frame.astype(str), broken]).to_csv(path, index=False)
-    return frame["customer_id"].nunique(), len(broken)
-
-
-def test_demo_on_a_users_own_log(tmp_path):
-    customers, broken = user_log(tmp_path / "mine.csv")
-    home = tmp_path / "home"
-    run = fti("demo", "--transactions", str(tmp_path / "mine.csv"), home=home)
+def test_demo_on_a_users_own_log(users_own_log, tmp_path):
+    run, home = users_own_log.run, users_own_log.home
+    customers, broken = users_own_log.customers, users_own_log.broken
     assert run.returncode == 0, run.stderr[-3000:]
     assert "champion model : churn v1" in run.stdout
 

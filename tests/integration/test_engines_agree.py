@@ -8,19 +8,27 @@ hashes: tables, training set, predictions, champion.
 """
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from ml import engines
 from ml.common.settings import Paths
-from ml.engines import spark_exchange
+from ml.engines import spark_exchange, spark_session
 from ml.features.dbt_manifest import load_manifest
 from ml.ingestion.raw_log import ingest_file
 from tests.helpers import (
     content_fingerprints,
     dbt_build,
     engine_differences,
+    fti,
     point_env_at,
     spark_build,
 )
@@ -111,18 +119,14 @@ def test_spark_tables_are_parquet_under_fti_home(spark_pipeline):
         assert con.execute("select count(*) from features.customer_features").fetchone()[0]
 
 
-def test_users_own_log_on_both_engines(tmp_path):
+def test_users_own_log_on_both_engines(users_own_log, tmp_path):
     """`fti demo --engine spark` on a user's log (integer ids, dates without times, broken
-    rows) gives what `fti demo` gives: the same tables, champion and predictions; `fti status`
+    rows) gives what `fti demo` gave: the same tables, champion and predictions; `fti status`
     names the engine."""
-    from tests.integration.test_cli import fti, user_log
-
-    log = user_log(tmp_path / "log.csv")
-    homes = {engine: tmp_path / engine for engine in engines.ENGINES}
-    for engine, home in homes.items():
-        run = fti("demo", "--transactions", str(log), "--engine", engine, home=home)
-        assert run.returncode == 0, run.stderr[-3000:]
-    duck, spark = (Paths(homes[e].resolve()) for e in engines.ENGINES)
+    home = tmp_path / "spark"
+    run = fti("demo", "--transactions", str(users_own_log.log), "--engine", "spark", home=home)
+    assert run.returncode == 0, run.stderr[-3000:]
+    duck, spark = Paths(users_own_log.home.resolve()), Paths(home.resolve())
     with pytest.MonkeyPatch.context() as mp:
         point_env_at(duck.home, mp)
         expected = content_fingerprints(duck)
@@ -131,3 +135,59 @@ def test_users_own_log_on_both_engines(tmp_path):
     status = json.loads(fti("status", "--json", home=spark.home).stdout)
     assert status["engine"] == "spark"
     assert status["tables"]["features.customer_features"] > 0
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory):
+    """A Spark Connect server in a process of its own, configured for one FTI_HOME, reached
+    the way a cluster is: by ``SPARK_REMOTE=sc://host:port`` alone."""
+    import pyspark
+
+    home = Paths(tmp_path_factory.mktemp("connect"))
+    spark_home = Path(pyspark.__file__).parent
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = {
+        **spark_session.conf(home),
+        "spark.connect.grpc.binding.port": str(port),
+        "spark.pyspark.python": sys.executable,
+        "spark.sql.catalogImplementation": "hive",
+    }
+    argv = ["bash", str(spark_home / "sbin" / "start-connect-server.sh"), "--wait"]
+    argv += ["--master", "local[2]"]
+    for key, value in settings.items():
+        argv += ["--conf", f"{key}={value}"]
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOG_DIR": str(home.home)}
+    env.pop("SPARK_REMOTE", None)
+    with open(home.home / "server.log", "w") as log:
+        server = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None, (home.home / "server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the Connect server did not start"
+            time.sleep(1)
+        yield home, f"sc://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def test_hand_log_through_a_spark_connect_server(connect_server, hand, monkeypatch):
+    """dbt-spark's session and the training-set job as clients of a separate Connect server
+    build what DuckDB built."""
+    home, url = connect_server
+    (home.home / "log.csv").write_text(LOG)
+    with duckdb.connect(str(home.warehouse)) as con:
+        ingest_file(con, home.home / "log.csv")
+    monkeypatch.setenv("SPARK_REMOTE", url)
+    spark_build(home)
+    differences, sizes = _compare((hand[0], home))
+    assert differences == {r: {} for r in differences}
+    assert sizes["training.training_set"] == 25

@@ -14,8 +14,7 @@ from ml.inference import publication
 from ml.ingestion.generator import DAYS, START, continuation, generate
 from ml.monitoring import report
 from tests.browser import held_warehouse, served_dashboard, visit_pages
-from tests.helpers import point_env_at
-from tests.integration.test_cli import fti
+from tests.helpers import fti, point_env_at
 
 pytestmark = pytest.mark.slow
 
