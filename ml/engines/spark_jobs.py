@@ -14,7 +14,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+from ml.common.errors import FtiError
 from ml.common.settings import REPO_ROOT, Paths, paths
 from ml.engines import spark_session
 from ml.features.dbt_manifest import load_manifest
@@ -89,13 +91,47 @@ def _score(args) -> dict[str, object]:
     return {"rows": spark.read.parquet(str(target)).count(), "folder": str(target)}
 
 
-JOBS = {"training-set": _training_set, "score": _score}
+def _historical(args) -> dict[str, object]:
+    """`fti features historical` on Spark: the spine file read here (CSV or Parquet, typed as
+    DuckDB types it), the retrieval in Spark SQL, the result written to ``--out``. The result
+    passes through this process, so it suits spines that fit in memory."""
+    from ml.common.warehouse import connect
+    from ml.features.retrieval import read_spine
+    from ml.features.spark_retrieval import historical_features
+    from ml.features.views import feature_views, resolve
+
+    with connect(":memory:") as con:
+        frame = con.execute(f"select * from {read_spine(con, args.spine)}").df()
+    spark = spark_session.session(paths())
+    references = [r.strip() for r in args.features.split(",")] if args.features else None
+    selection = resolve(feature_views(load_manifest()), references)
+    found = historical_features(spark, spark.createDataFrame(frame), selection).toPandas()
+    out = Path(args.out)
+    if out.suffix.lower() in (".parquet", ".pq"):
+        found.to_parquet(out, index=False)
+    else:
+        found.to_csv(out, index=False)
+    return {"rows": len(found), "features": sum(len(f) for f in selection.values())}
+
+
+class SparkJobFailed(FtiError, RuntimeError):
+    """A Spark job exited with an error; ``log`` holds the end of its output."""
+
+    def __init__(self, message: str, log: str):
+        super().__init__(message)
+        self.log = log
+
+
+JOBS = {"training-set": _training_set, "score": _score, "historical": _historical}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ml.engines.spark_jobs")
     parser.add_argument("job", choices=sorted(JOBS))
     parser.add_argument("--version", help="the model version to score with (score)")
+    parser.add_argument("--spine", help="spine file (historical)")
+    parser.add_argument("--out", help="output file (historical)")
+    parser.add_argument("--features", help="view:feature,... (historical)")
     args = parser.parse_args(argv)
     print(json.dumps(JOBS[args.job](args)))
 
@@ -111,7 +147,9 @@ def run(job: str, home: Paths, *args: str) -> dict[str, object]:
         text=True,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"Spark job {job} failed:\n{done.stderr[-4000:]}")
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        cause = next((line for line in reversed(lines) if "Error" in line), lines[-1:] or [""])
+        raise SparkJobFailed(f"the Spark job {job} failed: {cause}", done.stderr[-4000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ml.common.errors import WarehouseBusy
 from orchestration.lib.dbt_project import ensure_manifest
@@ -33,6 +34,7 @@ def cmd_features_list(args: argparse.Namespace) -> int:
 def cmd_features_historical(args: argparse.Namespace) -> int:
     import duckdb
 
+    from ml import engines
     from ml.common.warehouse import connect
     from ml.features.retrieval import SpineError, write_historical_features
     from ml.features.views import feature_views, resolve
@@ -43,6 +45,15 @@ def cmd_features_historical(args: argparse.Namespace) -> int:
     selection = resolve(feature_views(), references)
     if not paths.warehouse.exists():
         raise SpineError(f"no warehouse at {paths.warehouse}: run `fti demo` first")
+    if engines.current(paths) == "spark":
+        from ml.engines import spark_jobs
+
+        argv = ["--spine", str(Path(args.spine).resolve()), "--out", str(Path(args.out).resolve())]
+        if args.features:
+            argv += ["--features", args.features]
+        done = spark_jobs.run("historical", paths, *argv)
+        print(f"wrote {done['rows']} rows with {done['features']} features to {args.out} (Spark)")
+        return 0
     try:
         with connect(paths.warehouse, read_only=True) as con:
             rows = write_historical_features(con, args.spine, args.out, selection)

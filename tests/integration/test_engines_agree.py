@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from ml import engines
@@ -108,6 +109,35 @@ def test_pipeline_on_spark_builds_what_duckdb_built(spark_pipeline, first_build)
         ).fetchone()[0]
     assert engine == len(spark_exchange.built_relations(load_manifest()))
     assert engines.recorded(spark_pipeline) == "spark"
+
+
+def test_features_historical_on_spark(spark_pipeline, pipeline_home, tmp_path):
+    """`fti features historical` on a Spark home runs the retrieval in Spark SQL and writes
+    what the DuckDB retrieval writes on the DuckDB home."""
+    with duckdb.connect(str(pipeline_home.warehouse), read_only=True) as con:
+        spine = con.execute(
+            "select customer_id, as_of_date + 3 as event_timestamp from training.churn_labels "
+            "using sample 200 rows (reservoir, 5) order by all"
+        ).df()
+    spine.loc[len(spine)] = ["no-such-customer", spine["event_timestamp"].iloc[0]]
+    spine.to_csv(tmp_path / "spine.csv", index=False)
+    outputs = {}
+    for name, home in (("duckdb", pipeline_home), ("spark", spark_pipeline)):
+        out = tmp_path / f"{name}.parquet"
+        run = fti(
+            "features",
+            "historical",
+            "--spine",
+            str(tmp_path / "spine.csv"),
+            "--out",
+            str(out),
+            home=home.home,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        outputs[name] = pd.read_parquet(out)
+    assert "(Spark)" in run.stdout
+    pd.testing.assert_frame_equal(outputs["spark"], outputs["duckdb"], check_dtype=False)
+    assert outputs["spark"]["customer_features__recency_days"].notna().sum() == 200
 
 
 def test_spark_tables_are_parquet_under_fti_home(spark_pipeline):

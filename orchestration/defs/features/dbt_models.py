@@ -93,8 +93,8 @@ def _build_on_spark(context, dbt: DbtCliResource, paths, warehouse: Warehouse):
         return events, results, ok
     try:
         job = spark_jobs.run("training-set", paths)
-    except RuntimeError as exc:
-        context.log.error(str(exc))
+    except spark_jobs.SparkJobFailed as exc:
+        context.log.error(f"{exc}\n{exc.log}")
         failure = {"unique_id": "model.fti.training_set", "status": "error"}
         return events, [*results, failure], False
     with warehouse.connect() as con:
