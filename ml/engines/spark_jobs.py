@@ -100,18 +100,20 @@ def _historical(args) -> dict[str, object]:
     from ml.features.spark_retrieval import historical_features
     from ml.features.views import feature_views, resolve
 
+    # Arrow, not pandas, both ways: pandas turns a DATE spine (the end of that day) into a
+    # midnight timestamp, which would see the day before.
     with connect(":memory:") as con:
-        frame = con.execute(f"select * from {read_spine(con, args.spine)}").df()
+        spine = con.sql(f"select * from {read_spine(con, args.spine)}").to_arrow_table()
     spark = spark_session.session(paths())
     references = [r.strip() for r in args.features.split(",")] if args.features else None
     selection = resolve(feature_views(load_manifest()), references)
-    found = historical_features(spark, spark.createDataFrame(frame), selection).toPandas()
-    out = Path(args.out)
-    if out.suffix.lower() in (".parquet", ".pq"):
-        found.to_parquet(out, index=False)
-    else:
-        found.to_csv(out, index=False)
-    return {"rows": len(found), "features": sum(len(f) for f in selection.values())}
+    found = historical_features(spark, spark.createDataFrame(spine), selection).toArrow()
+    out = str(Path(args.out)).replace("'", "''")
+    fmt = "parquet" if Path(args.out).suffix.lower() in (".parquet", ".pq") else "csv, header true"
+    with connect(":memory:") as con:  # the writer the DuckDB engine uses
+        con.register("found", found)
+        con.execute(f"copy found to '{out}' (format {fmt})")
+    return {"rows": found.num_rows, "features": sum(len(f) for f in selection.values())}
 
 
 class SparkJobFailed(FtiError, RuntimeError):

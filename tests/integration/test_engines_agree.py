@@ -136,7 +136,7 @@ def test_features_historical_on_spark(spark_pipeline, pipeline_home, tmp_path):
         assert run.returncode == 0, run.stderr[-3000:]
         outputs[name] = pd.read_parquet(out)
     assert "(Spark)" in run.stdout
-    pd.testing.assert_frame_equal(outputs["spark"], outputs["duckdb"], check_dtype=False)
+    pd.testing.assert_frame_equal(outputs["spark"], outputs["duckdb"])
     assert outputs["spark"]["customer_features__recency_days"].notna().sum() == 200
 
 
