@@ -135,18 +135,30 @@ def retrieval_sql(
                 on s.__entity = f.__entity and s.{_TIME} >= f.__available_at
             )"""
         )
-        known = f"{alias}.__available_at is not null"
-        if view.max_age_days is not None:
-            known += (
-                f" and {alias}.__available_at >= "
-                f"spine.{_TIME} - interval {int(view.max_age_days)} day"
-            )
-        for feature in features:
-            selects.append(
-                f"case when {known} then {alias}.{_quote(feature)} end "
-                f"as {_quote(f'{view.name}__{feature}')}"
-            )
-        joins.append(f"left join {alias} on {alias}.{_ROW} = spine.{_ROW}")
+        columns, join = view_columns(alias, view, features, _quote)
+        selects += columns
+        joins.append(join)
+    return assemble(ctes, selects, joins)
+
+
+def view_columns(alias: str, view: FeatureView, features: list[str], quote) -> tuple[list, str]:
+    """One view's output columns over its matched rows (``alias``: ``__available_at`` and the
+    features, one row per spine row), null where nothing was known or the row is older than
+    ``max_age_days``, and the join that brings them to the spine. Both engines' SQL."""
+    known = f"{alias}.__available_at is not null"
+    if view.max_age_days is not None:
+        known += (
+            f" and {alias}.__available_at >= spine.{_TIME} - interval {int(view.max_age_days)} days"
+        )
+    columns = [
+        f"case when {known} then {alias}.{quote(f)} end as {quote(f'{view.name}__{f}')}"
+        for f in features
+    ]
+    return columns, f"left join {alias} on {alias}.{_ROW} = spine.{_ROW}"
+
+
+def assemble(ctes: list[str], selects: list[str], joins: list[str]) -> str:
+    """The retrieval query: the spine and one matched-rows CTE per view, in spine order."""
     return (
         "with "
         + ",\n".join(ctes)

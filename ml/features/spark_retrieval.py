@@ -12,7 +12,7 @@ probes' nulls). That is one sort per view, which Spark distributes by entity.
 
 from __future__ import annotations
 
-from ml.features.retrieval import _ROW, _TIME, SPINE_TIME, SpineError
+from ml.features.retrieval import _ROW, _TIME, SPINE_TIME, SpineError, assemble, view_columns
 from ml.features.views import FeatureView, training_set_selection
 
 _SPINE_VIEW = "__fti_spine"
@@ -79,27 +79,10 @@ def retrieval_sql(spark, spine: str, selection: dict[FeatureView, list[str]]) ->
                 where __is_probe = 1
             )"""
         )
-        known = f"{alias}.__available_at is not null"
-        if view.max_age_days is not None:
-            known += (
-                f" and {alias}.__available_at >= "
-                f"spine.{_TIME} - interval {int(view.max_age_days)} days"
-            )
-        for feature in features:
-            selects.append(
-                f"case when {known} then {alias}.{_quote(feature)} end "
-                f"as {_quote(f'{view.name}__{feature}')}"
-            )
-        joins.append(f"left join {alias} on {alias}.{_ROW} = spine.{_ROW}")
-    return (
-        "with "
-        + ",\n".join(ctes)
-        + "\nselect "
-        + ",\n       ".join(selects)
-        + "\nfrom spine\n"
-        + "\n".join(joins)
-        + f"\norder by spine.{_ROW}"
-    )
+        columns, join = view_columns(alias, view, features, _quote)
+        selects += columns
+        joins.append(join)
+    return assemble(ctes, selects, joins)
 
 
 def historical_features(spark, spine, selection: dict[FeatureView, list[str]]):
