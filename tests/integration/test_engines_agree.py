@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from ml import engines
-from ml.common.settings import Paths
+from ml.common.settings import DBT_PROJECT_DIR, REPO_ROOT, Paths
 from ml.engines import spark_exchange, spark_session
 from ml.features.dbt_manifest import load_manifest
 from ml.ingestion.raw_log import ingest_file
@@ -141,10 +141,15 @@ def test_features_historical_on_spark(spark_pipeline, pipeline_home, tmp_path):
 
 
 def test_spark_tables_are_parquet_under_fti_home(spark_pipeline):
+    """Spark's tables, metastore and Derby log stay under FTI_HOME, never in the folders dbt
+    and the jobs run from (Spark's defaults)."""
     spark = spark_pipeline
     folder = spark.home / "spark" / "warehouse" / "features.db" / "customer_features"
     assert list(folder.glob("*.parquet"))
-    assert not (spark.home / "metastore_db").exists()
+    assert (spark.home / "spark" / "metastore" / "metastore_db").is_dir()
+    for cwd in (REPO_ROOT, DBT_PROJECT_DIR):
+        for stray in ("metastore_db", "spark-warehouse", "derby.log"):
+            assert not (cwd / stray).exists(), cwd / stray
     with duckdb.connect(str(spark.warehouse), read_only=True) as con:
         assert con.execute("select count(*) from features.customer_features").fetchone()[0]
 
