@@ -161,7 +161,7 @@ def spark_build(paths: Paths) -> None:
     from orchestration.lib.dbt_project import spark_build_args
 
     manifest = load_manifest()
-    _dbt(paths.warehouse, "snapshot", "--quiet")
+    _dbt(paths.warehouse, "build", "--selector", "snapshots", "--quiet")
     with duckdb.connect(str(paths.warehouse)) as con:
         spark_exchange.export_sources(con, manifest, spark_session.sources_dir(paths))
     _dbt(paths.warehouse, *spark_build_args(), env=spark_session.environment(paths))

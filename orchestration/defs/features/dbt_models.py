@@ -81,7 +81,7 @@ def _build_on_spark(context, dbt: DbtCliResource, paths, warehouse: Warehouse):
     to Parquet, `dbt build` on Spark, the training set as a Spark job, Spark's tables into the
     warehouse as views, and the training set's tests there. Always a full build."""
     manifest = load_manifest(dbt_project().manifest_path)
-    events, results, ok = _invoke(context, dbt, ["snapshot"], DUCKDB)
+    events, results, ok = _invoke(context, dbt, ["build", "--selector", "snapshots"], DUCKDB)
     if not ok:
         return events, results, ok
     with warehouse.connect() as con:
