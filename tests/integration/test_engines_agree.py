@@ -7,6 +7,7 @@ customers) and a user's own log run whole on both engines and must give the same
 hashes: tables, training set, predictions, champion.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -210,7 +211,10 @@ def connect_server(tmp_path_factory):
             time.sleep(1)
         yield home, f"sc://127.0.0.1:{port}"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        # The server is a shell and a JVM in one process group. SIGTERM does not end it (the
+        # shell waits for the JVM, whose shutdown hooks can hang): the whole group is killed.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=60)
 
 
