@@ -51,6 +51,15 @@ def _column_type(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> 
     return rows[0][0]
 
 
+def check_spine(columns: list[str]) -> None:
+    """Refuse a spine without a time column or with reserved names (both engines)."""
+    if SPINE_TIME not in columns:
+        raise SpineError(f"the spine has no {SPINE_TIME} column; found {', '.join(columns)}")
+    clashes = [c for c in columns if c.startswith("__fti_")]
+    if clashes:
+        raise SpineError(f"spine column names starting with __fti_ are reserved: {clashes}")
+
+
 def _available_at(column: str, data_type: str) -> str:
     if data_type.upper() == "DATE":
         return f"(cast({column} as timestamp) + interval 1 day)"
@@ -92,11 +101,7 @@ def retrieval_sql(
 ) -> str:
     """The retrieval query over ``spine`` (a relation name visible to ``con``)."""
     spine_columns = {r[0]: r[1] for r in con.execute(f"describe {spine}").fetchall()}
-    if SPINE_TIME not in spine_columns:
-        raise SpineError(f"the spine has no {SPINE_TIME} column; found {', '.join(spine_columns)}")
-    clashes = [c for c in spine_columns if c.startswith("__fti_")]
-    if clashes:
-        raise SpineError(f"spine column names starting with __fti_ are reserved: {clashes}")
+    check_spine(list(spine_columns))
     spine_time = _available_at(_quote(SPINE_TIME), spine_columns[SPINE_TIME])
     # The spine's time range as literals: DuckDB filters the views' scans with constants, not
     # with a subquery's result (see _usable_rows).

@@ -12,7 +12,15 @@ probes' nulls). That is one sort per view, which Spark distributes by entity.
 
 from __future__ import annotations
 
-from ml.features.retrieval import _ROW, _TIME, SPINE_TIME, SpineError, assemble, view_columns
+from ml.features.retrieval import (
+    _ROW,
+    _TIME,
+    SPINE_TIME,
+    SpineError,
+    assemble,
+    check_spine,
+    view_columns,
+)
 from ml.features.views import FeatureView, training_set_selection
 
 _SPINE_VIEW = "__fti_spine"
@@ -37,11 +45,7 @@ def retrieval_sql(spark, spine: str, selection: dict[FeatureView, list[str]]) ->
     numbers its rows)."""
     spine_types = _types(spark, spine)
     columns = [c for c in spine_types if c != _ROW]
-    if SPINE_TIME not in spine_types:
-        raise SpineError(f"the spine has no {SPINE_TIME} column; found {', '.join(columns)}")
-    clashes = [c for c in columns if c.startswith("__fti_")]
-    if clashes:
-        raise SpineError(f"spine column names starting with __fti_ are reserved: {clashes}")
+    check_spine(columns)
     spine_time = _available_at(_quote(SPINE_TIME), spine_types[SPINE_TIME])
     ctes = [f"spine as (select *, {spine_time} as {_TIME} from {spine})"]
     selects = [f"spine.{_quote(c)}" for c in columns]
