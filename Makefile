@@ -9,7 +9,7 @@ FEAST_STAMP := $(FEAST_VENV)/.installed
 
 SPARK_STAMP := $(VENV)/.installed-spark
 
-.PHONY: install install-spark browser demo test test-quick lint bench bench-feast clean
+.PHONY: install install-spark browser demo test test-quick lint bench bench-scale bench-feast clean
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ lint: install
 # Benchmarks measure ratios against a reference in the same run; see bench/README.md.
 bench: install $(FEAST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# `fti demo` at 10M and 50M transactions with the whole process tree's memory (about an hour).
+bench-scale: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/scale.py $(SCALE_ARGS)
 
 bench-feast: $(FEAST_STAMP)
 

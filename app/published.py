@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
+from ml.common import warehouse
 from ml.common.settings import Paths, paths
 from ml.inference import publication
 from ml.monitoring import health, report
@@ -56,7 +56,7 @@ def predictions() -> pd.DataFrame | None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _rows(path: str, customer_id: str) -> pd.DataFrame:
-    with duckdb.connect() as con:
+    with warehouse.connect() as con:
         return con.execute(
             "select * from read_parquet(?) where customer_id = ?", [path, customer_id]
         ).df()

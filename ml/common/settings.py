@@ -42,9 +42,32 @@ class Paths:
         return self.home / "dagster"
 
     @property
+    def duckdb_spill(self) -> Path:
+        """Where DuckDB spills what does not fit under its memory limit (every connection's
+        ``temp_directory``, dbt's included)."""
+        return self.home / "duckdb_spill"
+
+    @property
     def published(self) -> Path:
         """Snapshots for readers (dashboard, status) that must never open the live warehouse."""
         return self.home / "published"
+
+
+# DuckDB's own default is 80% of RAM per process, which a dbt build of a large log takes while
+# the pipeline's Python process holds its own; a quarter leaves room for both and for
+# scikit-learn, and DuckDB spills the rest to disk.
+MEMORY_SHARE = 0.25
+MIN_MEMORY_GB = 1
+
+
+def duckdb_memory_limit() -> str:
+    """The ``memory_limit`` of every DuckDB connection the project opens, dbt's included:
+    ``FTI_DUCKDB_MEMORY_LIMIT`` (any DuckDB size, e.g. ``2GB``) or a quarter of the RAM."""
+    configured = os.environ.get("FTI_DUCKDB_MEMORY_LIMIT", "").strip()
+    if configured:
+        return configured.replace("'", "")
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(MIN_MEMORY_GB, int(total * MEMORY_SHARE / 2**30))}GB"
 
 
 def paths() -> Paths:
@@ -59,6 +82,9 @@ def export_environment(p: Paths | None = None) -> Paths:
     os.environ["FTI_WAREHOUSE"] = str(p.warehouse)
     os.environ["MLFLOW_TRACKING_URI"] = p.tracking_uri
     os.environ["DAGSTER_HOME"] = str(p.dagster_home)
+    # dbt's profile reads these, so the dbt build is bounded like the project's connections.
+    os.environ["FTI_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
+    os.environ["FTI_DUCKDB_SPILL"] = str(p.duckdb_spill)
     # Copying a run's artifacts is local; its progress bar would only litter the run's log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return p

@@ -6,23 +6,25 @@ callers hold connections briefly and never across a dbt invocation.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from ml.common import settings
+
 
 @contextmanager
-def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection; ``FTI_DUCKDB_MEMORY_LIMIT`` (e.g. ``1GB``) caps its memory, and large
-    joins then spill to a folder beside the warehouse instead of growing with the data."""
+def connect(
+    path: Path | str = ":memory:", read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection bounded like every other the project opens: at most
+    ``settings.duckdb_memory_limit()``, spilling large sorts, joins and windows to
+    ``FTI_HOME/duckdb_spill`` instead of growing with the data."""
     con = duckdb.connect(str(path), read_only=read_only)
-    limit = os.environ.get("FTI_DUCKDB_MEMORY_LIMIT")
-    if limit:
-        con.execute(f"set memory_limit = '{limit.replace(chr(39), '')}'")
-        con.execute(f"set temp_directory = '{Path(path).parent / 'duckdb_spill'}'")
+    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit()}'")
+    con.execute(f"set temp_directory = '{settings.paths().duckdb_spill}'")
     try:
         yield con
     finally:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from ml.common import atomic_files
+from ml.common import atomic_files, warehouse
 from ml.common.faults import stall_point
 from ml.common.settings import Paths
 from ml.features.views import FeatureView
@@ -149,8 +149,8 @@ def read_publication(paths: Paths) -> dict[str, object] | None:
     path = database_path(paths)
     if not path.exists():
         return None
-    with duckdb.connect(str(path), read_only=True) as con:
-        row = con.execute("select record from meta.publication").fetchone()
+    with warehouse.connect(path, read_only=True) as con:
+        row = con.execute("select record from meta.publication").fetchall()[0]
     return json.loads(row[0])
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 START = pd.Timestamp("2023-01-01")
 DAYS = 3 * 365
@@ -75,7 +77,7 @@ def generate(customers: int = 5000, seed: int = 7) -> GeneratedLog:
     t = np.concatenate([first_t, t])
 
     ids = np.array([f"C{i:07d}" for i in range(n)])
-    transactions = _transactions(rng, owner, t, basket, ids, "T{:010d}")
+    transactions = _transactions(rng, owner, t, basket, ids, "T", 10)
     history = _attribute_history(
         np.random.default_rng([seed, 1]), ids, signup_day, country, rate, signup_day + lifetime
     )
@@ -137,7 +139,8 @@ def _transactions(
     t: np.ndarray,
     basket: np.ndarray,
     ids: np.ndarray,
-    id_format: str,
+    id_prefix: str,
+    id_digits: int,
     scale: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The transactions of purchases (owner, day): amounts around each owner's basket (times
@@ -152,13 +155,23 @@ def _transactions(
     seconds = np.floor(t * 86400.0).astype("int64")
     return pd.DataFrame(
         {
-            "transaction_id": [id_format.format(i) for i in range(owner.size)],
-            "customer_id": ids[owner],
+            "transaction_id": _numbered(id_prefix, id_digits, owner.size),
+            "customer_id": pa.array(ids, pa.large_string()).take(pa.array(owner)).to_pandas(),
             "transaction_ts": START + pd.to_timedelta(seconds, unit="s"),
             "amount": amount,
             "quantity": quantity.astype("int64"),
         }
     )
+
+
+def _numbered(prefix: str, digits: int, n: int) -> pd.Series:
+    """``prefix`` + 0..n-1 zero-padded, built in Arrow: a 50M-row log's ids as Python strings
+    would take several GB on their way into the frame."""
+    numbers = pc.cast(pa.array(np.arange(n, dtype=np.int64)), pa.large_string())
+    padded = pc.utf8_lpad(numbers, digits, "0")
+    text = pa.large_string()
+    joined = pc.binary_join_element_wise(pa.scalar(prefix, text), padded, pa.scalar("", text))
+    return joined.to_pandas()
 
 
 def continuation(
@@ -196,7 +209,7 @@ def continuation(
     if drift_from is not None:
         scale = np.where(t >= DAYS + drift_from, spend_scale, 1.0)
     ids = np.array([f"C{i:07d}" for i in range(n + arrivals)])
-    transactions = _transactions(later, owner, t, baskets, ids, f"T{seed}-{days}-{{:09d}}", scale)
+    transactions = _transactions(later, owner, t, baskets, ids, f"T{seed}-{days}-", 9, scale)
     signed_up = START + pd.to_timedelta(np.floor(new_signup * 86400.0), unit="s")
     new_customers = pd.DataFrame(
         {

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ml.common import customer_ids
+from ml.common import customer_ids, warehouse
 from ml.common.errors import FtiError
 from ml.ingestion import input_rules, load_log
 
@@ -279,13 +279,10 @@ def validate_file(path: Path | str, zone: str = "UTC") -> str | None:
     Returns the date of the earliest good transaction, where an incremental build of the new
     rows must start.
     """
-    con = duckdb.connect()
-    try:
+    with warehouse.connect() as con:
         _stage_file(con, Path(path))
         result = _publish_raw(con, _NO_CUSTOMERS, _NO_HISTORY, source=Path(path).name, zone=zone)
         return None if result.first_ts is None else result.first_ts[:10]
-    finally:
-        con.close()
 
 
 def ingest_file(
@@ -335,13 +332,10 @@ def ingest_frames(
 def validate_customers(path: Path | str) -> int:
     """Raise InputError when the attribute file cannot be used, without touching the warehouse;
     returns its number of customers."""
-    con = duckdb.connect()
-    try:
+    with warehouse.connect() as con:
         con.execute("create schema raw")
         con.execute(f"create table raw.customers as {_NO_CUSTOMERS}")
         return ingest_customers(con, path)
-    finally:
-        con.close()
 
 
 def ingest_customers(con: duckdb.DuckDBPyConnection, path: Path | str) -> int:

@@ -48,7 +48,12 @@ class TrainingParams:
     cv_fold_snapshots: int = described(4, "Snapshot dates per validation fold.")
     cv_max_rows: int = described(60_000, "Training rows per fold (sampled above).")
     fit_max_rows: int = described(
-        1_000_000, "Rows the final model is fitted on (the training period is sampled above)."
+        1_000_000,
+        "Training-period rows read and fitted on (a date-stratified sample above, drawn in "
+        "DuckDB).",
+    )
+    holdout_max_rows: int = described(
+        1_000_000, "Holdout rows judged (a date-stratified sample above, drawn in DuckDB)."
     )
     gate_tolerance: float = described(
         0.005, "PR AUC a new version may lose to the champion and still be promoted."

@@ -11,11 +11,12 @@ import datetime as dt
 import functools
 import json
 import os
+from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
-from ml.common.settings import DBT_PROJECT_DIR, export_environment
+from ml.common.settings import DBT_PROJECT_DIR, Paths, duckdb_memory_limit, export_environment
 
 
 @functools.cache
@@ -94,9 +95,10 @@ class FtiDbtCliResource(DbtCliResource):
     warehouse: str | None = None
 
     def cli(self, args, *, env: dict[str, str] | None = None, **kwargs):
-        overrides = dict(env or {})
+        overrides = {"FTI_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(), **(env or {})}
         if self.warehouse is not None:
             overrides["FTI_WAREHOUSE"] = self.warehouse
+            overrides["FTI_DUCKDB_SPILL"] = str(Paths(Path(self.warehouse).parent).duckdb_spill)
         # dagster-dbt copies the environment when it starts dbt, inside this call.
         before = {name: os.environ.get(name) for name in overrides}
         os.environ.update(overrides)

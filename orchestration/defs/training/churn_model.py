@@ -15,7 +15,7 @@ from ml.features.dbt_manifest import load_manifest
 from ml.features.views import lineage_tags, training_set_selection
 from ml.monitoring import drift, report
 from ml.registry import model_registry, provenance
-from ml.training import candidates, evaluation, model_gate, slices, trainer
+from ml.training import candidates, evaluation, model_gate, slices, trainer, training_rows
 from ml.training.model_selection import select_model
 from orchestration.defs.features.dbt_models import dbt_models
 from orchestration.lib.dbt_project import dbt_project
@@ -70,10 +70,16 @@ def churn_model(
     manifest = load_manifest(dbt_project().manifest_path)
     selection = training_set_selection(manifest)
     with warehouse.connect() as con:
-        frame = con.execute(
-            "select * from training.training_set order by event_timestamp, customer_id"
-        ).df()
+        frame, sampling = training_rows.read(
+            con,
+            "training.training_set",
+            params.holdout_snapshots,
+            params.horizon_days,
+            params.fit_max_rows,
+            params.holdout_max_rows,
+        )
         missing_views = _missing_views(con, selection)
+    context.log.info(f"training set read: {sampling.params()}")
     frame = on_demand.add(frame, on_demand.end_of_day(frame[model_input.TIME]))
     split = trainer.time_split(frame, params.holdout_snapshots, params.horizon_days)
     del frame
@@ -141,7 +147,11 @@ def churn_model(
             sample=model_input.model_input(
                 split.holdout.head(200), model_input.input_columns(model)
             ),
-            params={**params.flat(), "candidates": ",".join(params.candidates)},
+            params={
+                **params.flat(),
+                **sampling.params(),
+                "candidates": ",".join(params.candidates),
+            },
             metrics=metrics,
             tags={
                 "model.family": chosen.best,
@@ -177,6 +187,7 @@ def churn_model(
             "mlflow_run_id": registered.run_id,
             "mlflow_log_and_register_seconds": round(registry_seconds, 3),
             "training_rows": len(split.train),
+            "training_sample": dg.MetadataValue.json(sampling.params()),
             "training_window": f"{split.train_start.date()}..{split.train_end.date()}",
             "holdout_rows": scored.rows,
             "holdout_window": f"{split.holdout_start.date()}..{split.holdout_end.date()}",
