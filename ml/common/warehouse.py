@@ -24,7 +24,10 @@ def connect(
     ``FTI_HOME/duckdb_spill`` instead of growing with the data."""
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute(f"set memory_limit = '{settings.duckdb_memory_limit()}'")
-    con.execute(f"set temp_directory = '{settings.paths().duckdb_spill}'")
+    # Connections to one file share a database, whose spill folder cannot change once used.
+    spill = str(settings.paths().duckdb_spill)
+    if con.execute("select current_setting('temp_directory')").fetchall()[0][0] != spill:
+        con.execute(f"set temp_directory = '{spill}'")
     try:
         yield con
     finally:

@@ -63,3 +63,16 @@ def test_dbt_runs_under_the_same_bound(fti_home, dbt_manifest, monkeypatch):
     assert json.loads(shown[0]) == [
         {"m": _as_duckdb_reports("300MB"), "t": str(fti_home.home / "duckdb_spill")}
     ]
+
+
+def test_a_second_connection_after_spilling_keeps_the_folder(fti_home, monkeypatch):
+    """Connections to one file share a database, whose spill folder is fixed once used."""
+    monkeypatch.setenv("FTI_DUCKDB_MEMORY_LIMIT", "64MB")
+    fti_home.home.mkdir()
+    with warehouse.connect(fti_home.warehouse) as first:
+        first.execute("set preserve_insertion_order = false")
+        first.execute("create table t as select range as i, random() as r from range(3000000)")
+        first.execute("create table s as select * from t order by r")  # sorts past 64MB
+        assert any((fti_home.home / "duckdb_spill").iterdir())
+        with warehouse.connect(fti_home.warehouse) as second:
+            assert second.execute("select count(*) from s").fetchall()[0][0] == 3_000_000
