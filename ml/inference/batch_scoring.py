@@ -53,7 +53,9 @@ def latest_features(
         order by 1
         """
     )
-    return con.execute(retrieval_sql(con, "_scoring_spine", selection)).df()
+    # Through Arrow: a third of the time of DuckDB's own DataFrame conversion at 540K rows.
+    query = retrieval_sql(con, "_scoring_spine", selection)
+    return con.sql(query).to_arrow_table().to_pandas(date_as_object=False)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 -- Every customer seen in the transactions, with the attributes that never change. Those that
 -- do change (country, segment) are in customer_attributes, valid over time.
+-- A table, unlike the other staging models: it aggregates every transaction, and batch
+-- scoring reads it for its population on each run.
+{{ config(materialized='table') }}
 with
 
 transactions as (
