@@ -34,16 +34,19 @@ snapshot_dates as (
 ),
 
 customers as (
-    select * from {{ ref('stg_customers') }}
+    select
+        {{ fti.customer_key('customer_id') }} as customer_key,
+        customer_id,
+        first_purchase_date,
+        acquisition_channel
+    from {{ ref('stg_customers') }}
 ),
 
+-- Only the keys go through the as-of lookups: each lookup sorts this relation (customers x
+-- snapshots, 220M rows at 50M transactions), spilling what exceeds DuckDB's memory limit,
+-- so every column carried through it costs disk; the customer's own columns join back once.
 customer_snapshots as (
-    select
-        c.customer_id,
-        {{ fti.customer_key('c.customer_id') }} as customer_key,
-        c.first_purchase_date,
-        c.acquisition_channel,
-        s.as_of_date
+    select c.customer_key, s.as_of_date
     from customers as c
     inner join snapshot_dates as s on s.as_of_date >= c.first_purchase_date
 ),
@@ -51,10 +54,10 @@ customer_snapshots as (
 -- Running totals at the as-of date and at each window's edge: one ASOF lookup per edge.
 pivoted as (
     select
-        cs.customer_id,
+        c.customer_id,
         cs.as_of_date,
-        cs.first_purchase_date,
-        cs.acquisition_channel,
+        c.first_purchase_date,
+        c.acquisition_channel,
         d0.activity_date as last_purchase_date,
         coalesce(d0.transactions, 0) as lifetime_transactions,
         coalesce(d0.spend, 0) as lifetime_spend,
@@ -73,6 +76,7 @@ pivoted as (
         'activity_date', ['transactions', 'spend', 'active_days'], days_before=days
     ) }}
     {%- endfor %}
+    inner join customers as c on c.customer_key = cs.customer_key
 ),
 
 final as (

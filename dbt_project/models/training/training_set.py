@@ -31,4 +31,6 @@ def model(dbt, session):
         )
     spine = labels.select("customer_id, cast(as_of_date as date) as event_timestamp, churned")
     spine.create_view("_training_spine", replace=True)
-    return session.sql(retrieval_sql(session, "_training_spine", selection))
+    # A table's rows have no order (training reads them sorted): no sort of every row here.
+    query = retrieval_sql(session, "_training_spine", selection, in_spine_order=False)
+    return session.sql(query)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml.features.retrieval import SpineError, get_historical_features
+from ml.features.retrieval import SpineError, get_historical_features, retrieval_sql
 from ml.features.views import FeatureView
 
 BASE = datetime(2024, 1, 1)
@@ -119,6 +119,14 @@ def test_equals_brute_force(daily_keys, event_keys, spine_keys, max_age, spine_a
     }
     out = get_historical_features(con, spine, selection)
     assert_matches_reference(out, spine, daily_rows, event_rows, max_age, spine_as_dates)
+    # What the training set is built from: the same rows, in no particular order.
+    con.register("_unordered_spine", spine)
+    unordered = con.execute(
+        retrieval_sql(con, "_unordered_spine", selection, in_spine_order=False)
+    ).df()
+    pd.testing.assert_frame_equal(
+        unordered.sort_values("label").reset_index(drop=True), out, check_dtype=True
+    )
 
 
 def test_date_snapshots_are_known_from_the_end_of_their_day():
