@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from ml.common.errors import FtiError
+from ml.features.buckets import Bucket
 from ml.features.views import FeatureView
 
 SPINE_TIME = "event_timestamp"
@@ -101,12 +102,21 @@ def retrieval_sql(
     spine: str,
     selection: dict[FeatureView, list[str]],
     in_spine_order: bool = True,
+    bucket: Bucket | None = None,
 ) -> str:
     """The retrieval query over ``spine`` (a relation name visible to ``con``). Without
     ``in_spine_order`` the rows come in no particular order: a table built from it (the
-    training set) skips a sort of every row, which at 130M rows spills tens of GB."""
+    training set) skips a sort of every row, which at 130M rows spills tens of GB.
+
+    With ``bucket``, only the spine rows in that bucket of their ``bucket.column`` (and the rows
+    they can match in each view keyed by that column); the buckets' results together are the
+    whole spine's (ml/features/buckets.py)."""
     spine_columns = {r[0]: r[1] for r in con.execute(f"describe {spine}").fetchall()}
     check_spine(list(spine_columns))
+    if bucket is not None:
+        if bucket.column not in spine_columns:
+            raise SpineError(f"the spine has no {bucket.column} column to bucket by")
+        spine = f"(select * from {spine} where {bucket.holds(_quote(bucket.column))})"
     spine_time = _available_at(_quote(SPINE_TIME), spine_columns[SPINE_TIME])
     # The spine's time range as literals: DuckDB filters the views' scans with constants, not
     # with a subquery's result (see _usable_rows).
@@ -128,6 +138,9 @@ def retrieval_sql(
         alias = f"v{i}"
         available_at = _available_at(_quote(view.timestamp_column), ts_type)
         usable = _usable_rows(view, ts_type, available_at, first, last)
+        same_ids = bucket is not None and view.entity == bucket.column
+        if same_ids and entity_type == spine_columns[view.entity]:  # the same hashes
+            usable += f" and {bucket.holds(_quote(view.entity))}"
         ctes.append(
             f"""{alias} as (
                 select s.{_ROW}, f.__available_at, {", ".join(f"f.{_quote(x)}" for x in features)}

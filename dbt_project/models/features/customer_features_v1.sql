@@ -1,12 +1,17 @@
 -- Customer feature timeline: one row per customer and as-of date (from their first purchase
 -- on), using only purchases on or before the as-of date. Windows are (as_of - N days, as_of].
 -- Incremental: only snapshots on or after incremental_from are rebuilt (the previous
--- last-day snapshot, no longer a snapshot date, is dropped).
+-- last-day snapshot, no longer a snapshot date, is dropped). Built in customer buckets when
+-- customers x snapshots would not fit DuckDB's memory limit (macros/buckets.sql).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
-    pre_hook="{{ incremental_delete_snapshots() }}",
+    pre_hook=[
+        "{{ incremental_delete_snapshots() }}",
+        "{{ fti.start_buckets(fti.customer_snapshot_rows(), bytes_per_row=250) }}",
+    ],
+    post_hook="{{ fti.build_other_buckets() }}",
 ) }}
 
 {%- set start = incremental_from() %}
@@ -24,6 +29,7 @@ daily as (
         cumulative_spend as spend,
         cumulative_active_days as active_days
     from {{ ref('int_customer_daily') }}
+    where {{ fti.in_bucket(fti.customer_key('customer_id')) }}
 ),
 
 snapshot_dates as (
@@ -40,6 +46,7 @@ customers as (
         first_purchase_date,
         acquisition_channel
     from {{ ref('stg_customers') }}
+    where {{ fti.in_bucket(fti.customer_key('customer_id')) }}
 ),
 
 -- Only the keys go through the as-of lookups: each lookup sorts this relation (customers x

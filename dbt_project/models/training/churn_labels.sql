@@ -1,11 +1,16 @@
 -- Churn labels: for each active customer at each grid as-of date whose horizon has fully
 -- passed, did they buy again within churn_horizon_days? churned = 1 when they did not.
--- Incremental: labels whose horizon reaches incremental_from or later are rebuilt.
+-- Incremental: labels whose horizon reaches incremental_from or later are rebuilt. Built in
+-- customer buckets when it would not fit DuckDB's memory limit (macros/buckets.sql).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
-    pre_hook="{{ incremental_delete('as_of_date', lookback_days=var('churn_horizon_days')) }}",
+    pre_hook=[
+        "{{ incremental_delete('as_of_date', lookback_days=var('churn_horizon_days')) }}",
+        "{{ fti.start_buckets(fti.customer_snapshot_rows(), bytes_per_row=150) }}",
+    ],
+    post_hook="{{ fti.build_other_buckets() }}",
 ) }}
 
 {%- set start = incremental_from() %}
@@ -14,6 +19,7 @@ with
 
 features as (
     select * from {{ ref('customer_features', v=1) }}
+    where {{ fti.in_bucket(fti.customer_key('customer_id')) }}
 ),
 
 snapshot_dates as (
@@ -22,6 +28,7 @@ snapshot_dates as (
 
 daily as (
     select * from {{ ref('int_customer_daily') }}
+    where {{ fti.in_bucket(fti.customer_key('customer_id')) }}
 ),
 
 labelable as (

@@ -1,0 +1,55 @@
+"""Models too large for DuckDB's memory limit are built in customer buckets
+(dbt_project/macros/buckets.sql, ml/features/buckets.py): the session pipeline's warehouse,
+rebuilt with a memory share small enough for several buckets, in full and incrementally, holds
+exactly the rows the one-statement build made."""
+
+import re
+import shutil
+
+import duckdb
+
+from tests.helpers import _dbt, fingerprint
+
+BUCKETED = ("features.customer_features", "training.churn_labels", "training.training_set")
+SELECT = ["--select", "customer_features churn_labels training_set"]
+
+
+def _rebuild(warehouse, spill, extra_vars="", *flags):
+    """`dbt run` of the bucketed models with a 100MB limit, aiming at 5% of it per bucket."""
+    result = _dbt(
+        warehouse,
+        "run",
+        *SELECT,
+        *flags,
+        "--vars",
+        "{bucket_memory_share: 0.05" + extra_vars + "}",
+        env={"FTI_DUCKDB_MEMORY_LIMIT": "100MB", "FTI_DUCKDB_SPILL": str(spill)},
+    )
+    return dict(re.findall(r'"(\w+)": (\d+) customer bucket', result.stdout))
+
+
+def _fingerprints(warehouse):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {table: fingerprint(con, table) for table in BUCKETED}
+
+
+def test_bucketed_builds_hold_the_rows_of_one_statement(pipeline_home, first_build, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline_home.warehouse, warehouse)
+    expected = {table: first_build[table] for table in BUCKETED}
+
+    counts = _rebuild(warehouse, tmp_path / "spill", "", "--full-refresh")
+    assert int(counts["customer_features"]) > 1 and int(counts["churn_labels"]) > 1, counts
+    assert _fingerprints(warehouse) == expected
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (middle,) = con.execute(  # the later half of the snapshots is rebuilt
+            "select quantile_disc(as_of_date, 0.5) from features.feature_snapshot_dates"
+        ).fetchone()
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'training'"
+        ).fetchall()
+    assert ("training_set__buckets",) not in tables  # the staging table is dropped
+    counts = _rebuild(warehouse, tmp_path / "spill", f", incremental_from: '{middle:%Y-%m-%d}'")
+    assert int(counts["customer_features"]) > 1 and int(counts["churn_labels"]) > 1, counts
+    assert _fingerprints(warehouse) == expected
