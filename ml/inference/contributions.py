@@ -20,6 +20,7 @@ with no sampling, and costs one pass down each tree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,12 +164,32 @@ def _forest_trees(model: RandomForestClassifier) -> list[dict]:
     return trees
 
 
-def explain(model: Pipeline, inputs: pd.DataFrame) -> Explanation:
-    """Each model input's share of each row's score; ``inputs`` in model-input form."""
+def model_matrix(model: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
+    """``inputs`` as the classifier sees them (after the pipeline's preprocessing)."""
+    columns = list(model.feature_names_in_)
+    return np.asarray(model.named_steps["preprocess"].transform(inputs[columns]), np.float64)
+
+
+def population_mean(model: Pipeline, batches: Iterable[pd.DataFrame]) -> np.ndarray:
+    """The mean model-matrix row over every batch: the scored population that ``explain``
+    centres one-hot columns on, when it arrives in batches."""
+    total, rows = 0.0, 0
+    for batch in batches:
+        total = total + model_matrix(model, batch).sum(axis=0)
+        rows += len(batch)
+    return total / max(rows, 1)
+
+
+def explain(
+    model: Pipeline, inputs: pd.DataFrame, population: np.ndarray | None = None
+) -> Explanation:
+    """Each model input's share of each row's score; ``inputs`` in model-input form.
+    ``population``: ``population_mean`` of the whole scored population when ``inputs`` is
+    one batch of it (by default ``inputs`` is the population)."""
     preprocess = model.named_steps["preprocess"]
     classifier = model.named_steps["classifier"]
     columns = list(model.feature_names_in_)
-    x = np.asarray(preprocess.transform(inputs[columns]), dtype=np.float64)
+    x = model_matrix(model, inputs)
     owners, standardized = _input_of_columns(preprocess)
     if len(owners) != x.shape[1]:
         raise ValueError(f"{len(owners)} column owners for {x.shape[1]} model columns")
@@ -177,7 +198,8 @@ def explain(model: Pipeline, inputs: pd.DataFrame) -> Explanation:
         # for one-hot columns (whose training shares the model does not keep) the scored
         # population's shares stand in.
         coef = classifier.coef_[0]
-        center = np.where(standardized, 0.0, x.mean(axis=0))
+        mean = x.mean(axis=0) if population is None else population
+        center = np.where(standardized, 0.0, mean)
         shares = (x - center) * coef
         base = np.full(len(x), float(classifier.intercept_[0] + center @ coef))
         return Explanation(_fold(shares, owners, columns), base, LOG_ODDS)

@@ -92,3 +92,35 @@ def test_examples_are_capped_per_reason(con, tmp_path):
     counts = examples["reject_reason"].value_counts()
     assert counts["unparseable timestamp"] == console_data.EXAMPLES_PER_REASON
     assert counts["empty customer id"] == 1
+
+
+@pytest.mark.parametrize("family", ["logistic_regression", "random_forest"])
+def test_contributions_written_in_batches_equal_those_written_at_once(family, tmp_path):
+    """The population's one-hot shares centre a logistic model's explanations: batches must
+    use the whole population's, and their rows must come out in the same order."""
+    from ml.common import model_input
+    from ml.inference.batch_scoring import SCORED_INPUTS_TABLE
+    from ml.training import candidates
+    from tests.unit.inference.test_contributions import frame
+
+    x, y = frame(1500, 0)
+    params = candidates.Hyperparameters(rf_n_estimators=10)
+    model = candidates.fit(family, x, y, ["a", "b"], ["c"], params)
+    rows, _ = frame(5000, 1)
+    rows = model_input.model_input(rows, ["a", "b", "c"], {"c"})
+    rows.insert(0, "customer_id", [f"c{i:05d}" for i in range(5000)][::-1])
+    rows["model_version"], rows["as_of_date"] = "3", pd.Timestamp("2026-01-08")
+    con = duckdb.connect()
+    con.execute("create schema monitoring")
+    con.execute(f"create table {SCORED_INPUTS_TABLE} as select * from rows")
+
+    written = {}
+    for batch in (2048, 10**6):  # three batches, one
+        folder = tmp_path / str(batch)
+        folder.mkdir()
+        described = console_data.write_contributions(con, folder, model, batch)
+        written[batch] = (described, pd.read_parquet(folder / console_data.CONTRIBUTIONS))
+    (batched, in_batches), (whole, at_once) = written[2048], written[10**6]
+    assert batched == whole
+    assert len(at_once) == 5000 * 3 and at_once["customer_id"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(in_batches, at_once, rtol=1e-12)
