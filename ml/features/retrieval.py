@@ -13,12 +13,19 @@ with the spine's columns untouched followed by ``<view>__<feature>`` columns.
 
 The query is one DuckDB statement with one ASOF join per view; DuckDB streams it, and
 ``write_historical_features`` copies it straight to a file without building a DataFrame.
+
+Text entity ids are joined on their 64-bit hash: an ASOF join on an integer key runs about a
+quarter faster than on text (bench/RESULTS.md). Every match is checked against the id itself;
+should two ids ever share a hash, the query fails and ``retrieve`` runs it again keyed on the
+ids, so a collision costs time, never a wrong row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
@@ -30,6 +37,11 @@ from ml.features.views import FeatureView
 SPINE_TIME = "event_timestamp"
 _ROW = "__fti_row"
 _TIME = "__fti_time"
+# The join key of a text entity id, and what the query raises when it meets two ids sharing it.
+_KEY = "hash({})"
+_COLLISION = "fti: two entity ids share a join key"
+_HASHED_TYPES = ("VARCHAR",)
+T = TypeVar("T")
 
 
 class SpineError(FtiError, ValueError):
@@ -103,8 +115,10 @@ def retrieval_sql(
     selection: dict[FeatureView, list[str]],
     in_spine_order: bool = True,
     bucket: Bucket | None = None,
+    hashed_keys: bool = True,
 ) -> str:
-    """The retrieval query over ``spine`` (a relation name visible to ``con``). Without
+    """The retrieval query over ``spine`` (a relation name visible to ``con``); run it through
+    ``retrieve``, which handles the hashed keys' rare collision. Without
     ``in_spine_order`` the rows come in no particular order: a table built from it (the
     training set) skips a sort of every row, which at 130M rows spills tens of GB.
 
@@ -136,6 +150,20 @@ def retrieval_sql(
         entity_type = _column_type(con, view.relation, view.entity)
         ts_type = _column_type(con, view.relation, view.timestamp_column)
         alias = f"v{i}"
+        spine_entity = f"try_cast({_quote(view.entity)} as {entity_type})"
+        hashed = hashed_keys and entity_type in _HASHED_TYPES
+        spine_key, view_key = (
+            (_KEY.format("__entity"), _KEY.format(_quote(view.entity)))
+            if hashed
+            else ("__entity", _quote(view.entity))
+        )
+        # A match on a shared hash is some other id's row: fail, and ``retrieve`` runs again.
+        available = (
+            f"case when f.__entity is distinct from s.__entity and f.__entity is not null "
+            f"then error('{_COLLISION}') else f.__available_at end"
+            if hashed
+            else "f.__available_at"
+        )
         available_at = _available_at(_quote(view.timestamp_column), ts_type)
         usable = _usable_rows(view, ts_type, available_at, first, last)
         same_ids = bucket is not None and view.entity == bucket.column
@@ -143,25 +171,44 @@ def retrieval_sql(
             usable += f" and {bucket.holds(_quote(view.entity))}"
         ctes.append(
             f"""{alias} as (
-                select s.{_ROW}, f.__available_at, {", ".join(f"f.{_quote(x)}" for x in features)}
+                select s.{_ROW}, {available} as __available_at,
+                       {", ".join(f"f.{_quote(x)}" for x in features)}
                 from (
-                    select {_ROW}, try_cast({_quote(view.entity)} as {entity_type}) as __entity,
-                           {_TIME}
-                    from spine
+                    select {_ROW}, __entity, {spine_key} as __key, {_TIME}
+                    from (select {_ROW}, {spine_entity} as __entity, {_TIME} from spine)
                 ) as s
                 asof left join (
-                    select {_quote(view.entity)} as __entity, {available_at} as __available_at,
+                    select {_quote(view.entity)} as __entity, {view_key} as __key,
+                           {available_at} as __available_at,
                            {", ".join(_quote(f) for f in features)}
                     from {view.relation}
                     where {usable}
                 ) as f
-                on s.__entity = f.__entity and s.{_TIME} >= f.__available_at
+                on s.__key = f.__key and s.{_TIME} >= f.__available_at
             )"""
         )
         columns, join = view_columns(alias, view, features, _quote)
         selects += columns
         joins.append(join)
     return assemble(ctes, selects, joins, in_spine_order)
+
+
+def retrieve(
+    con: duckdb.DuckDBPyConnection,
+    spine: str,
+    selection: dict[FeatureView, list[str]],
+    run: Callable[[str], T],
+    in_spine_order: bool = True,
+    bucket: Bucket | None = None,
+) -> T:
+    """``run`` (which executes the SQL it is given, e.g. a COPY around it) on the retrieval
+    query, keyed on hashed ids; should two ids share a hash, once more keyed on the ids."""
+    try:
+        return run(retrieval_sql(con, spine, selection, in_spine_order, bucket))
+    except duckdb.InvalidInputException as exc:
+        if _COLLISION not in str(exc):
+            raise
+    return run(retrieval_sql(con, spine, selection, in_spine_order, bucket, hashed_keys=False))
 
 
 def view_columns(alias: str, view: FeatureView, features: list[str], quote) -> tuple[list, str]:
@@ -223,7 +270,7 @@ def get_historical_features(
     """Point-in-time features for an in-memory spine, as a DataFrame."""
     con.register("_spine_frame", spine)
     try:
-        return con.execute(retrieval_sql(con, "_spine_frame", selection)).df()
+        return retrieve(con, "_spine_frame", selection, lambda query: con.execute(query).df())
     finally:
         con.unregister("_spine_frame")
 
@@ -239,5 +286,10 @@ def write_historical_features(
     out = Path(out_path)
     fmt = "parquet" if out.suffix.lower() in (".parquet", ".pq") else "csv, header true"
     target = str(out).replace("'", "''")
-    con.execute(f"copy ({retrieval_sql(con, spine, selection)}) to '{target}' (format {fmt})")
+    retrieve(
+        con,
+        spine,
+        selection,
+        lambda query: con.execute(f"copy ({query}) to '{target}' (format {fmt})"),
+    )
     return con.execute(f"select count(*) from {spine}").fetchone()[0]

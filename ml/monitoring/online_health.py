@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from ml.common.warehouse import table_exists
-from ml.features.retrieval import SPINE_TIME, retrieval_sql
+from ml.features.retrieval import SPINE_TIME, retrieve
 from ml.features.views import FeatureView, FeatureViewError, required_views, serving_selection
 from ml.inference.batch_scoring import HISTORY_TABLE
 from ml.monitoring.prediction_log import LOG_COLUMNS
@@ -254,7 +254,9 @@ def _compare_view(
                 f"create or replace temp table _skew_spine as "
                 f"select customer_id, {_spine_time(as_of)} as {SPINE_TIME} from _skew_ids"
             )
-            offline = con.execute(retrieval_sql(con, "_skew_spine", {view: features})).df()
+            offline = retrieve(
+                con, "_skew_spine", {view: features}, lambda query: con.execute(query).df()
+            )
         finally:
             con.unregister("_skew_ids")
             con.execute("drop table if exists _skew_spine")

@@ -4,9 +4,9 @@ This is a dbt Python model so that the training set stays in dbt's lineage and d
 being built by ``ml.features.retrieval`` (the same point-in-time ASOF retrieval that serves
 `fti features historical`): there is no second join path to drift from it.
 
-When the labels would not fit DuckDB's memory limit in one statement, the retrieval runs once
-per customer bucket into a staging table (ml/features/buckets.py), which dbt then copies; the
-post-hook drops it.
+The retrieval runs here into a staging table, which dbt then copies and the post-hook drops:
+once, or, when the labels would not fit DuckDB's memory limit in one statement, once per
+customer bucket (ml/features/buckets.py).
 """
 
 import os
@@ -17,7 +17,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     from ml.features.buckets import bucket_count, buckets
     from ml.features.dbt_manifest import load_manifest
-    from ml.features.retrieval import retrieval_sql
+    from ml.features.retrieval import retrieve
     from ml.features.views import feature_views, resolve
 
     labels = dbt.ref("churn_labels")
@@ -40,13 +40,17 @@ def model(dbt, session):
     rows = session.execute("select count(*) from _training_spine").fetchall()[0][0]
     share = float(dbt.config.get("bucket_memory_share"))
     count = bucket_count(session, rows, int(dbt.config.get("bytes_per_row")), share)
-    if count == 1:
-        return session.sql(retrieval_sql(session, "_training_spine", selection, False))
-    staging = f"{dbt.this.database}.{dbt.this.schema}.training_set__buckets"
-    for bucket in buckets("customer_id", count):
-        query = retrieval_sql(session, "_training_spine", selection, False, bucket)
-        if bucket.index == 0:
-            session.execute(f"create or replace table {staging} as {query}")
-        else:
-            session.execute(f"insert into {staging} {query}")
+    # Run here, not handed to dbt as a relation: `retrieve` must see a hash collision's error.
+    staging = f'"{dbt.this.database}"."{dbt.this.schema}".training_set__buckets'
+    session.execute(f"drop table if exists {staging}")
+    for index, bucket in enumerate(buckets("customer_id", count) if count > 1 else [None]):
+        verb = f"create table {staging} as" if index == 0 else f"insert into {staging}"
+        retrieve(
+            session,
+            "_training_spine",
+            selection,
+            lambda query, verb=verb: session.execute(f"{verb} {query}"),
+            False,
+            bucket,
+        )
     return session.table(staging)

@@ -1,6 +1,7 @@
 """Point-in-time retrieval against a brute-force reference (hypothesis) and by hand."""
 
 from datetime import date, datetime, timedelta
+from unittest import mock
 
 import duckdb
 import pandas as pd
@@ -8,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ml.features import retrieval
 from ml.features.buckets import buckets
-from ml.features.retrieval import SpineError, get_historical_features, retrieval_sql
+from ml.features.retrieval import SpineError, get_historical_features, retrieve
 from ml.features.views import FeatureView
 
 BASE = datetime(2024, 1, 1)
@@ -116,8 +118,11 @@ def assert_matches_reference(out, spine, daily_rows, event_rows, max_age, spine_
     st.one_of(st.none(), st.integers(0, 6)),
     st.booleans(),
     st.integers(2, 5),
+    st.booleans(),
 )
-def test_equals_brute_force(daily_keys, event_keys, spine_keys, max_age, spine_as_dates, count):
+def test_equals_brute_force(
+    daily_keys, event_keys, spine_keys, max_age, spine_as_dates, count, colliding
+):
     daily_rows, event_rows, spine = example(daily_keys, event_keys, spine_keys, spine_as_dates)
     con = duckdb.connect()
     load(con, daily_rows, event_rows)
@@ -125,20 +130,23 @@ def test_equals_brute_force(daily_keys, event_keys, spine_keys, max_age, spine_a
         view("daily", "main.daily", "as_of_date", max_age): ["x"],
         view("events", "main.events", "event_ts", None, ("y",)): ["y"],
     }
-    out = get_historical_features(con, spine, selection)
-    assert_matches_reference(out, spine, daily_rows, event_rows, max_age, spine_as_dates)
-    # What the training set is built from: the same rows, in no particular order.
-    con.register("_unordered_spine", spine)
-    unordered = con.execute(
-        retrieval_sql(con, "_unordered_spine", selection, in_spine_order=False)
-    ).df()
+    # Hashed join keys that collide all the time: a shared hash must never give a wrong row.
+    keys = mock.patch.object(retrieval, "_KEY", "hash({}) % 2") if colliding else mock.MagicMock()
+    with keys:
+        out = get_historical_features(con, spine, selection)
+        assert_matches_reference(out, spine, daily_rows, event_rows, max_age, spine_as_dates)
+        # What the training set is built from: the same rows, in no particular order.
+        con.register("_unordered_spine", spine)
+        unordered = retrieve(
+            con, "_unordered_spine", selection, lambda q: con.execute(q).df(), in_spine_order=False
+        )
+        # What a training set too large for memory is built from: the same rows, by bucket.
+        bucketed = pd.concat(
+            retrieve(con, "_unordered_spine", selection, lambda q: con.execute(q).df(), False, b)
+            for b in buckets("customer_id", count)
+        )
     pd.testing.assert_frame_equal(
         unordered.sort_values("label").reset_index(drop=True), out, check_dtype=True
-    )
-    # What a training set too large for memory is built from: the same rows, bucket by bucket.
-    bucketed = pd.concat(
-        con.execute(retrieval_sql(con, "_unordered_spine", selection, False, bucket)).df()
-        for bucket in buckets("customer_id", count)
     )
     # (dtypes aside: pandas types an empty bucket's text column differently)
     pd.testing.assert_frame_equal(
@@ -194,3 +202,29 @@ def test_an_empty_spine_gives_no_rows():
     selection = {view("daily", "main.daily", "as_of_date", 3): ["x"]}
     out = get_historical_features(con, spine, selection)
     assert list(out.columns) == ["customer_id", "event_timestamp", "daily__x"] and out.empty
+
+
+def test_a_shared_hash_runs_the_retrieval_again_on_the_ids():
+    """Two ids whose join keys collide: the hashed query fails on its own check and the second
+    run, keyed on the ids, gives each id its own row."""
+    con = duckdb.connect()
+    load(con, [("a", date(2024, 3, 4), 1.0), ("b", date(2024, 3, 5), 2.0)], [])
+    selection = {view("daily", "main.daily", "as_of_date", None): ["x"]}
+    spine = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "event_timestamp": pd.to_datetime(["2024-03-10"] * 3)}
+    )
+    con.register("_spine", spine)
+    queries = []
+
+    def run(query):
+        queries.append(query)
+        return con.execute(query).df()
+
+    with mock.patch.object(retrieval, "_KEY", "0 * hash({})"):  # every id the same key
+        out = retrieve(con, "_spine", selection, run)
+    assert len(queries) == 2 and "% 0" not in queries[1] and "0 * hash" not in queries[1]
+    assert out["daily__x"].tolist()[:2] == [1.0, 2.0] and pd.isna(out["daily__x"][2])
+    # Without a collision the hashed query is the only one.
+    queries.clear()
+    assert retrieve(con, "_spine", selection, run)["daily__x"].tolist()[:2] == [1.0, 2.0]
+    assert len(queries) == 1 and "hash(" in queries[0]
