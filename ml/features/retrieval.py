@@ -52,16 +52,17 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _column_type(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> str:
-    schema, _, table = relation.rpartition(".")
-    rows = con.execute(
-        "select data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? and column_name = ?",
-        [schema or "main", table, column],
-    ).fetchall()
-    if not rows:
-        raise SpineError(f"{relation}.{column} does not exist: is the feature view materialized?")
-    return rows[0][0]
+def _column_types(con: duckdb.DuckDBPyConnection, view: FeatureView) -> tuple[str, str]:
+    """The types of a view's entity and timestamp columns (one catalog lookup per view:
+    fixed costs are most of scoring a small population)."""
+    try:
+        types = {r[0]: r[1] for r in con.execute(f"describe {view.relation}").fetchall()}
+    except duckdb.CatalogException:
+        raise SpineError(f"{view.relation} does not exist: is the feature view materialized?")
+    for column in (view.entity, view.timestamp_column):
+        if column not in types:
+            raise SpineError(f"{view.relation}.{column} does not exist")
+    return types[view.entity], types[view.timestamp_column]
 
 
 def check_spine(columns: list[str]) -> None:
@@ -147,8 +148,7 @@ def retrieval_sql(
             raise SpineError(
                 f"the spine has no {view.entity} column, the entity of feature view {view.name}"
             )
-        entity_type = _column_type(con, view.relation, view.entity)
-        ts_type = _column_type(con, view.relation, view.timestamp_column)
+        entity_type, ts_type = _column_types(con, view)
         alias = f"v{i}"
         spine_entity = f"try_cast({_quote(view.entity)} as {entity_type})"
         hashed = hashed_keys and entity_type in _HASHED_TYPES
