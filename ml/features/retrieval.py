@@ -57,8 +57,10 @@ def _column_types(con: duckdb.DuckDBPyConnection, view: FeatureView) -> tuple[st
     fixed costs are most of scoring a small population)."""
     try:
         types = {r[0]: r[1] for r in con.execute(f"describe {view.relation}").fetchall()}
-    except duckdb.CatalogException:
-        raise SpineError(f"{view.relation} does not exist: is the feature view materialized?")
+    except duckdb.CatalogException as exc:
+        raise SpineError(
+            f"{view.relation} does not exist: is the feature view materialized?"
+        ) from exc
     for column in (view.entity, view.timestamp_column):
         if column not in types:
             raise SpineError(f"{view.relation}.{column} does not exist")
