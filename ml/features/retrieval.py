@@ -140,59 +140,66 @@ def retrieval_sql(
     bounds = f"select min({spine_time}), max({spine_time}) from {spine}"
     first, last = con.execute(bounds).fetchall()[0]
 
-    ctes = [
-        f"spine as (select *, row_number() over () as {_ROW}, {spine_time} as {_TIME} from {spine})"
-    ]
-    selects = [f"spine.* exclude ({_ROW}, {_TIME})"]
+    # The spine keeps its columns and gains, per view, its id typed as the view's and the join
+    # key; each view's ASOF join adds its matched row to it, in one chain of joins.
+    keyed = ["*", f"{spine_time} as {_TIME}"]
+    if in_spine_order:
+        keyed.append(f"row_number() over () as {_ROW}")
+    picked = ["spine.*"]
     joins = []
+    selects = ["columns(lambda c: not starts_with(c, '__fti_'))"]
     for i, (view, features) in enumerate(selection.items()):
         if view.entity not in spine_columns:
             raise SpineError(
                 f"the spine has no {view.entity} column, the entity of feature view {view.name}"
             )
         entity_type, ts_type = _column_types(con, view)
-        alias = f"v{i}"
+        alias, prefix = f"v{i}", f"__fti_v{i}__"
         spine_entity = f"try_cast({_quote(view.entity)} as {entity_type})"
         hashed = hashed_keys and entity_type in _HASHED_TYPES
-        spine_key, view_key = (
-            (_KEY.format("__entity"), _KEY.format(_quote(view.entity)))
-            if hashed
-            else ("__entity", _quote(view.entity))
-        )
-        # A match on a shared hash is some other id's row: fail, and ``retrieve`` runs again.
-        available = (
-            f"case when f.__entity is distinct from s.__entity and f.__entity is not null "
-            f"then error('{_COLLISION}') else f.__available_at end"
-            if hashed
-            else "f.__available_at"
-        )
+        if hashed:
+            keyed += [
+                f"{spine_entity} as __fti_entity_{i}",
+                f"{_KEY.format(spine_entity)} as __fti_key_{i}",
+            ]
+            view_key = _KEY.format(_quote(view.entity))
+            # A match on a shared hash is some other id's row: fail; `retrieve` runs again.
+            available = (
+                f"case when {alias}.__entity is distinct from spine.__fti_entity_{i} "
+                f"and {alias}.__entity is not null then error('{_COLLISION}') "
+                f"else {alias}.__available_at end"
+            )
+        else:
+            keyed.append(f"{spine_entity} as __fti_key_{i}")
+            view_key = _quote(view.entity)
+            available = f"{alias}.__available_at"
         available_at = _available_at(_quote(view.timestamp_column), ts_type)
         usable = _usable_rows(view, ts_type, available_at, first, last)
         same_ids = bucket is not None and view.entity == bucket.column
         if same_ids and entity_type == spine_columns[view.entity]:  # the same hashes
             usable += f" and {bucket.holds(_quote(view.entity))}"
-        ctes.append(
-            f"""{alias} as (
-                select s.{_ROW}, {available} as __available_at,
-                       {", ".join(f"f.{_quote(x)}" for x in features)}
-                from (
-                    select {_ROW}, __entity, {spine_key} as __key, {_TIME}
-                    from (select {_ROW}, {spine_entity} as __entity, {_TIME} from spine)
-                ) as s
-                asof left join (
-                    select {_quote(view.entity)} as __entity, {view_key} as __key,
-                           {available_at} as __available_at,
-                           {", ".join(_quote(f) for f in features)}
-                    from {view.relation}
-                    where {usable}
-                ) as f
-                on s.__key = f.__key and s.{_TIME} >= f.__available_at
-            )"""
+        joins.append(
+            f"""asof left join (
+                select {_quote(view.entity)} as __entity, {view_key} as __key,
+                       {available_at} as __available_at,
+                       {", ".join(_quote(f) for f in features)}
+                from {view.relation}
+                where {usable}
+            ) as {alias}
+            on spine.__fti_key_{i} = {alias}.__key and spine.{_TIME} >= {alias}.__available_at"""
         )
-        columns, join = view_columns(alias, view, features, _quote)
+        picked.append(f"{available} as {_quote(prefix + '__available_at')}")
+        picked += [f"{alias}.{_quote(f)} as {_quote(prefix + f)}" for f in features]
+        columns, _ = view_columns(
+            alias, view, features, _quote, lambda name, p=prefix: f"spine.{_quote(p + name)}"
+        )
         selects += columns
-        joins.append(join)
-    return assemble(ctes, selects, joins, in_spine_order)
+    return (
+        f"with spine as (select {', '.join(keyed)} from {spine}),\n"
+        f"joined as (select {', '.join(picked)} from spine\n{chr(10).join(joins)})\n"
+        f"select {(',' + chr(10) + '       ').join(selects)}\nfrom joined as spine"
+        + (f"\norder by spine.{_ROW}" if in_spine_order else "")
+    )
 
 
 def retrieve(
@@ -213,18 +220,24 @@ def retrieve(
     return run(retrieval_sql(con, spine, selection, in_spine_order, bucket, hashed_keys=False))
 
 
-def view_columns(alias: str, view: FeatureView, features: list[str], quote) -> tuple[list, str]:
+def view_columns(
+    alias: str,
+    view: FeatureView,
+    features: list[str],
+    quote,
+    field: Callable[[str], str] | None = None,
+) -> tuple[list, str]:
     """One view's output columns over its matched rows (``alias``: ``__available_at`` and the
-    features, one row per spine row), null where nothing was known or the row is older than
-    ``max_age_days``, and the join that brings them to the spine. Both engines' SQL."""
-    known = f"{alias}.__available_at is not null"
+    features, one row per spine row; ``field`` names them otherwise), null where nothing was
+    known or the row is older than ``max_age_days``, and the join that brings them to the
+    spine. Both engines' SQL."""
+    field = field or (lambda name: f"{alias}.{quote(name)}")
+    available = field("__available_at")
+    known = f"{available} is not null"
     if view.max_age_days is not None:
-        known += (
-            f" and {alias}.__available_at >= spine.{_TIME} - interval {int(view.max_age_days)} days"
-        )
+        known += f" and {available} >= spine.{_TIME} - interval {int(view.max_age_days)} days"
     columns = [
-        f"case when {known} then {alias}.{quote(f)} end as {quote(f'{view.name}__{f}')}"
-        for f in features
+        f"case when {known} then {field(f)} end as {quote(f'{view.name}__{f}')}" for f in features
     ]
     return columns, f"left join {alias} on {alias}.{_ROW} = spine.{_ROW}"
 
@@ -232,7 +245,8 @@ def view_columns(alias: str, view: FeatureView, features: list[str], quote) -> t
 def assemble(
     ctes: list[str], selects: list[str], joins: list[str], in_spine_order: bool = True
 ) -> str:
-    """The retrieval query: the spine and one matched-rows CTE per view, in spine order."""
+    """The Spark engine's retrieval query: the spine and one matched-rows CTE per view, in
+    spine order."""
     return (
         "with "
         + ",\n".join(ctes)
