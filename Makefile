@@ -63,7 +63,7 @@ bench-feast: $(FEAST_STAMP)
 
 $(FEAST_STAMP): bench/requirements-feast.lock $(STAMP)
 	test -x $(FEAST_VENV)/bin/python || $(PYTHON) -m venv $(FEAST_VENV)
-	$(BIN)/uv pip install --quiet --python $(FEAST_VENV)/bin/python -r bench/requirements-feast.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(FEAST_VENV)/bin/python -r bench/requirements-feast.lock
 	touch $(FEAST_STAMP)
 
 clean:
