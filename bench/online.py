@@ -28,8 +28,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml import on_demand  # noqa: E402
 from ml.common.settings import MODEL_NAME, export_environment  # noqa: E402
+from ml.features import on_demand  # noqa: E402
 from ml.features.online_store import get_online_features  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -24,10 +24,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml import training  # noqa: E402
+from ml.common.model_input import input_columns, model_input  # noqa: E402
 from ml.common.settings import Paths  # noqa: E402
-from ml.registry import model_registry
-from ml.training import evaluation, model_gate
+from ml.registry import model_registry  # noqa: E402
+from ml.training import evaluation, model_gate, trainer  # noqa: E402
 
 
 def frame(rows: int) -> pd.DataFrame:
@@ -53,18 +53,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     data = frame(args.rows)
-    params = training.TrainingParams()
+    params = trainer.TrainingParams()
     started = time.perf_counter()
-    model = training.fit(data, params)
+    model = trainer.fit(data, params)
     fit_seconds = time.perf_counter() - started
     holdout = data.sample(10_000, random_state=1)
-    scored = training.evaluate(model, holdout, params.threshold)
+    scored = trainer.evaluate(model, holdout, params.threshold)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "evaluation"
         evaluation.write_artifacts(model, holdout, params.threshold, folder)
         client = model_registry.configure(Paths(Path(tmp) / "home"))
         decision = model_gate.decide(scored.metrics["pr_auc"], 0.0, None)
-        sample = training.model_input(holdout.head(200), training.input_columns(model))
+        sample = model_input(holdout.head(200), input_columns(model))
         timings = []
         for _ in range(args.repeats + 1):  # the first creates the store's tables: warm-up
             started = time.perf_counter()
