@@ -109,9 +109,11 @@ features as (
         cast(active_days_90d as integer) as active_days_90d,
         cast(n0 as integer) as lifetime_transactions,
         cast(round(s0, 2) as double) as lifetime_spend,
-        round(cast(s0 as double) / n0, 2) as avg_basket_lifetime,
-        round(cast(s0 - s90 as double) / nullif(n0 - n90, 0), 2) as avg_basket_90d,
-        round(30.0 * n0 / greatest(datediff('day', first_purchase_date, as_of_date), 1), 4)
+        -- ratios rounded half up exactly, as the dbt models do (macros/engine.sql: round_ratio)
+        floor((2e0 * (s0 * 10000) * 100 + (10000 * n0)) / (2e0 * (10000 * n0))) / 100 as avg_basket_lifetime,
+        floor((2e0 * ((s0 - s90) * 10000) * 100 + (nullif(n0 - n90, 0) * 10000)) / (2e0 * (nullif(n0 - n90, 0) * 10000))) / 100
+            as avg_basket_90d,
+        floor((2e0 * (30 * n0) * 10000 + (greatest(datediff('day', first_purchase_date, as_of_date), 1))) / (2e0 * (greatest(datediff('day', first_purchase_date, as_of_date), 1)))) / 10000
             as purchases_per_month,
         acquisition_channel,
         last_purchase_date
@@ -120,7 +122,8 @@ features as (
 
 select
     *,
-    round(spend_30d / nullif(spend_90d / 3.0, 0), 4) as spend_trend_30_90,
-    round(transactions_90d / nullif(transactions_365d / (365.0 / 90.0), 0), 4)
+    floor((2e0 * (3 * cast(round(spend_30d * 100) as bigint)) * 10000 + (nullif(cast(round(spend_90d * 100) as bigint), 0))) / (2e0 * (nullif(cast(round(spend_90d * 100) as bigint), 0)))) / 10000
+        as spend_trend_30_90,
+    floor((2e0 * (365 * transactions_90d) * 10000 + (90 * nullif(transactions_365d, 0))) / (2e0 * (90 * nullif(transactions_365d, 0)))) / 10000
         as transactions_trend_90_365
 from features
