@@ -190,10 +190,9 @@ def retrieval_sql(
         )
         picked.append(f"{available} as {_quote(prefix + '__available_at')}")
         picked += [f"{alias}.{_quote(f)} as {_quote(prefix + f)}" for f in features]
-        columns, _ = view_columns(
+        selects += view_columns(
             alias, view, features, _quote, lambda name, p=prefix: f"spine.{_quote(p + name)}"
         )
-        selects += columns
     return (
         f"with spine as (select {', '.join(keyed)} from {spine}),\n"
         f"joined as (select {', '.join(picked)} from spine\n{chr(10).join(joins)})\n"
@@ -226,11 +225,10 @@ def view_columns(
     features: list[str],
     quote,
     field: Callable[[str], str] | None = None,
-) -> tuple[list, str]:
+) -> list[str]:
     """One view's output columns over its matched rows (``alias``: ``__available_at`` and the
     features, one row per spine row; ``field`` names them otherwise), null where nothing was
-    known or the row is older than ``max_age_days``, and the join that brings them to the
-    spine. Both engines' SQL."""
+    known or the row is older than ``max_age_days``. Both engines' SQL."""
     field = field or (lambda name: f"{alias}.{quote(name)}")
     available = field("__available_at")
     known = f"{available} is not null"
@@ -239,7 +237,7 @@ def view_columns(
     columns = [
         f"case when {known} then {field(f)} end as {quote(f'{view.name}__{f}')}" for f in features
     ]
-    return columns, f"left join {alias} on {alias}.{_ROW} = spine.{_ROW}"
+    return columns
 
 
 def assemble(

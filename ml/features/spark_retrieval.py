@@ -83,9 +83,8 @@ def retrieval_sql(spark, spine: str, selection: dict[FeatureView, list[str]]) ->
                 where __is_probe = 1
             )"""
         )
-        columns, join = view_columns(alias, view, features, _quote)
-        selects += columns
-        joins.append(join)
+        selects += view_columns(alias, view, features, _quote)
+        joins.append(f"left join {alias} on {alias}.{_ROW} = spine.{_ROW}")
     return assemble(ctes, selects, joins)
 
 
