@@ -15,6 +15,8 @@
 ) }}
 
 {%- set start = incremental_from() %}
+{%- set edges = [('d0', 0), ('d30', 30), ('d90', 90), ('d365', 365)] %}
+{%- set carried = ['transactions', 'spend', 'active_days'] %}
 
 with
 
@@ -58,7 +60,36 @@ customer_snapshots as (
     inner join snapshot_dates as s on s.as_of_date >= c.first_purchase_date
 ),
 
--- Running totals at the as-of date and at each window's edge: one ASOF lookup per edge.
+{%- if start is not none %}
+
+-- An incremental build looks a few snapshots up in the whole daily history, so sorting that
+-- history dominates: one as-of lookup for every edge at once sorts it once instead of four
+-- times (one new day at 10M transactions: 1.1 s instead of 5.5 s). A full build, with every
+-- snapshot, is twice as fast with one lookup per edge (below).
+lookup_dates as (
+    {%- for alias, days in edges %}
+    select customer_key, as_of_date, '{{ alias }}' as edge,
+        {{ fti.days_before('as_of_date', days) }} as lookup_date
+    from customer_snapshots
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+lookups as (
+    select l.customer_key, l.as_of_date, l.edge, d.activity_date
+        {%- for column in carried %}, d.{{ column }}{% endfor %}
+    from lookup_dates as l
+    {{ fti.asof_join(
+        'left', 'lookup_dates', 'l', 'lookup_date', 'daily', 'd', 'customer_key',
+        'activity_date', carried
+    ) }}
+),
+{%- endif %}
+
+-- Running totals at the as-of date and at each window's edge (a full build: one ASOF lookup
+-- per edge).
 pivoted as (
     select
         c.customer_id,
@@ -77,11 +108,18 @@ pivoted as (
         coalesce(d365.transactions, 0) as transactions_before_365d,
         coalesce(d365.spend, 0) as spend_before_365d
     from customer_snapshots as cs
-    {%- for alias, days in [('d0', 0), ('d30', 30), ('d90', 90), ('d365', 365)] %}
+    {%- for alias, days in edges %}
+    {%- if start is none %}
     {{ fti.asof_join(
         'left', 'customer_snapshots', 'cs', 'as_of_date', 'daily', alias, 'customer_key',
-        'activity_date', ['transactions', 'spend', 'active_days'], days_before=days
+        'activity_date', carried, days_before=days
     ) }}
+    {%- else %}
+    left join lookups as {{ alias }}
+        on {{ alias }}.customer_key = cs.customer_key
+        and {{ alias }}.as_of_date = cs.as_of_date
+        and {{ alias }}.edge = '{{ alias }}'
+    {%- endif %}
     {%- endfor %}
     inner join customers as c on c.customer_key = cs.customer_key
 ),
