@@ -1,7 +1,8 @@
 """The same dbt models on DuckDB and on Spark give the same tables.
 
 From the hand-computed log, each engine builds every feature table, the labels and the
-training set, compared column by column: same names and types, same rows, keys, counts and
+training set (Spark as a separate Spark Connect server, the way a cluster is reached), compared
+column by column: same names and types, same rows, keys, counts and
 dates exactly, floating values within 1e-9 relative. The session's pipeline (800 generated
 customers) and a user's own log run whole on both engines and must give the same content
 hashes: tables, training set, predictions, champion.
@@ -39,18 +40,6 @@ from tests.unit.features.test_features_sql import AS_OF, COLUMNS, EXPECTED, LOG
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 
-def _both_engines(folder, load) -> tuple[Paths, Paths]:
-    """Load the same input into two homes; build one with DuckDB, the other with Spark."""
-    homes = Paths(folder / "duckdb"), Paths(folder / "spark")
-    for home in homes:
-        home.home.mkdir(parents=True)
-        with duckdb.connect(str(home.warehouse)) as con:
-            load(con, home.home)
-    dbt_build(homes[0].warehouse)
-    spark_build(homes[1])
-    return homes
-
-
 def _compare(homes: tuple[Paths, Paths]) -> dict[str, dict]:
     relations = spark_exchange.built_relations(load_manifest())
     with duckdb.connect() as con:
@@ -62,12 +51,21 @@ def _compare(homes: tuple[Paths, Paths]) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def hand(tmp_path_factory, dbt_manifest):
-    def load(con, folder):
-        (folder / "log.csv").write_text(LOG)
-        ingest_file(con, folder / "log.csv")
-
-    return _both_engines(tmp_path_factory.mktemp("hand"), load)
+def hand(connect_server, tmp_path_factory, dbt_manifest):
+    """The hand-computed log built by DuckDB and by Spark, Spark reached as a cluster is: a
+    Spark Connect server in a process of its own (the session's pipeline below runs Spark in
+    process, as `fti` does by default)."""
+    spark, url = connect_server
+    duck = Paths(tmp_path_factory.mktemp("hand"))
+    for home in (duck, spark):
+        (home.home / "log.csv").write_text(LOG)
+        with duckdb.connect(str(home.warehouse)) as con:
+            ingest_file(con, home.home / "log.csv")
+    dbt_build(duck.warehouse)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARK_REMOTE", url)
+        spark_build(spark)
+    return duck, spark
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +82,12 @@ def spark_pipeline(tmp_path_factory, pipeline_home):
 
 
 def test_hand_log_tables_equal(hand):
+    """dbt-spark's session and the training-set job, as clients of the Connect server, build
+    what DuckDB built."""
     differences, sizes = _compare(hand)
     assert differences == {r: {} for r in differences}
     assert sizes["features.customer_features"] == 77 and sizes["training.churn_labels"] == 25
+    assert sizes["training.training_set"] == 25
 
 
 def test_hand_log_values_on_spark(hand):
@@ -216,17 +217,3 @@ def connect_server(tmp_path_factory):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=60)
-
-
-def test_hand_log_through_a_spark_connect_server(connect_server, hand, monkeypatch):
-    """dbt-spark's session and the training-set job as clients of a separate Connect server
-    build what DuckDB built."""
-    home, url = connect_server
-    (home.home / "log.csv").write_text(LOG)
-    with duckdb.connect(str(home.warehouse)) as con:
-        ingest_file(con, home.home / "log.csv")
-    monkeypatch.setenv("SPARK_REMOTE", url)
-    spark_build(home)
-    differences, sizes = _compare((hand[0], home))
-    assert differences == {r: {} for r in differences}
-    assert sizes["training.training_set"] == 25
