@@ -169,3 +169,15 @@
         / (2e0 * ({{ denominator }}))
     ) / {{ 10 ** digits }})
 {%- endmacro %}
+
+
+{# A model's rows stored in `column` order, so that DuckDB's per-row-group min/max lets a scan
+   of one value (scoring's latest snapshot) skip the rest of the table. Spark writes files
+   per partition and keeps no such order worth a global sort. #}
+{% macro stored_in_order_of(column) -%}
+    {{ return(adapter.dispatch('stored_in_order_of', 'fti')(column)) }}
+{%- endmacro %}
+
+{% macro default__stored_in_order_of(column) -%}order by {{ column }}{%- endmacro %}
+
+{% macro spark__stored_in_order_of(column) -%}{%- endmacro %}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.pipeline import Pipeline
 
 from ml.common.model_input import ENTITY, categorical_columns, input_columns, model_input
@@ -114,8 +115,10 @@ def write_predictions(con: duckdb.DuckDBPyConnection, scored: Scored) -> int:
     """Replace the latest predictions and the scored inputs, and record the predictions in the
     history (re-scoring a date with the same version replaces that date's rows), in one
     transaction: readers see the old state or the new one."""
-    con.register("_predictions", scored.predictions)
-    con.register("_inputs", scored.inputs)
+    # Through Arrow: DuckDB reads pandas' text columns value by value (at 542K customers the
+    # tables took 1.6 s to write from the frames, 1.0 s with the conversion to Arrow).
+    con.register("_predictions", pa.Table.from_pandas(scored.predictions, preserve_index=False))
+    con.register("_inputs", pa.Table.from_pandas(scored.inputs, preserve_index=False))
     try:
         return _replace_predictions(con)
     finally:

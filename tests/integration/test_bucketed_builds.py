@@ -33,6 +33,15 @@ def _fingerprints(warehouse):
         return {table: fingerprint(con, table) for table in BUCKETED}
 
 
+def _date_descents(warehouse) -> int:
+    """How many of the timeline's stored rows have an earlier as-of date than the row before."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select count(*) from (select as_of_date < lag(as_of_date) over (order by rowid) "
+            "as descent from features.customer_features) where descent"
+        ).fetchone()[0]
+
+
 def test_bucketed_builds_hold_the_rows_of_one_statement(pipeline_home, first_build, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline_home.warehouse, warehouse)
@@ -41,6 +50,9 @@ def test_bucketed_builds_hold_the_rows_of_one_statement(pipeline_home, first_bui
     counts = _rebuild(warehouse, tmp_path / "spill", "", "--full-refresh")
     assert int(counts["customer_features"]) > 1 and int(counts["churn_labels"]) > 1, counts
     assert _fingerprints(warehouse) == expected
+    # Each bucket's rows are stored in as-of-date order (macros/engine.sql:
+    # stored_in_order_of), so a scan of the latest snapshot skips every other date's rows.
+    assert _date_descents(warehouse) <= int(counts["customer_features"]) - 1
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         (middle,) = con.execute(  # the later half of the snapshots is rebuilt

@@ -167,4 +167,7 @@ final as (
     from pivoted
 )
 
+-- Stored in as-of-date order (each bucket's rows in turn): scoring reads the latest snapshot
+-- only, and DuckDB skips the row groups of every other date (macros/engine.sql).
 select * from final
+{{ fti.stored_in_order_of('as_of_date') }}
