@@ -36,8 +36,9 @@ $(SPARK_STAMP): requirements-spark.lock $(STAMP)
 demo: install
 	$(BIN)/fti demo
 
+# The slowest tests are listed at the end: the suite's time on a fresh clone is a budget.
 test: install install-spark browser
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=25
 
 # The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own
 # here); installed once, as root, when it is missing.

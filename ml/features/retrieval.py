@@ -140,8 +140,9 @@ def retrieval_sql(
     bounds = f"select min({spine_time}), max({spine_time}) from {spine}"
     first, last = con.execute(bounds).fetchall()[0]
 
-    # The spine keeps its columns and gains, per view, its id typed as the view's and the join
-    # key; each view's ASOF join adds its matched row to it, in one chain of joins.
+    # The spine keeps its columns and gains, per view, the join key (and its id typed as the
+    # view's, where the types differ); each view's ASOF join adds its matched row to it, in
+    # one chain of joins.
     keyed = ["*", f"{spine_time} as {_TIME}"]
     if in_spine_order:
         keyed.append(f"row_number() over () as {_ROW}")
@@ -155,17 +156,24 @@ def retrieval_sql(
             )
         entity_type, ts_type = _column_types(con, view)
         alias, prefix = f"v{i}", f"__fti_v{i}__"
-        spine_entity = f"try_cast({_quote(view.entity)} as {entity_type})"
+        # The spine's id typed as the view's: its own column when the types already agree
+        # (no copy of every id carried through the joins), else a cast copy.
+        same_type = entity_type == spine_columns[view.entity]
+        spine_entity = (
+            _quote(view.entity)
+            if same_type
+            else f"try_cast({_quote(view.entity)} as {entity_type})"
+        )
+        spine_id = f"spine.{_quote(view.entity)}" if same_type else f"spine.__fti_entity_{i}"
         hashed = hashed_keys and entity_type in _HASHED_TYPES
         if hashed:
-            keyed += [
-                f"{spine_entity} as __fti_entity_{i}",
-                f"{_KEY.format(spine_entity)} as __fti_key_{i}",
-            ]
+            if not same_type:
+                keyed.append(f"{spine_entity} as __fti_entity_{i}")
+            keyed.append(f"{_KEY.format(spine_entity)} as __fti_key_{i}")
             view_key = _KEY.format(_quote(view.entity))
             # A match on a shared hash is some other id's row: fail; `retrieve` runs again.
             available = (
-                f"case when {alias}.__entity is distinct from spine.__fti_entity_{i} "
+                f"case when {alias}.__entity is distinct from {spine_id} "
                 f"and {alias}.__entity is not null then error('{_COLLISION}') "
                 f"else {alias}.__available_at end"
             )
@@ -176,7 +184,7 @@ def retrieval_sql(
         available_at = _available_at(_quote(view.timestamp_column), ts_type)
         usable = _usable_rows(view, ts_type, available_at, first, last)
         same_ids = bucket is not None and view.entity == bucket.column
-        if same_ids and entity_type == spine_columns[view.entity]:  # the same hashes
+        if same_ids and same_type:  # the same hashes
             usable += f" and {bucket.holds(_quote(view.entity))}"
         joins.append(
             f"""asof left join (

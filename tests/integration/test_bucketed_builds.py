@@ -5,10 +5,14 @@ exactly the rows the one-statement build made."""
 
 import re
 import shutil
+from pathlib import Path
 
 import duckdb
 
+from ml.features.buckets import bucket_count
 from tests.helpers import _dbt, fingerprint
+
+MODELS = Path(__file__).resolve().parents[2] / "dbt_project" / "models"
 
 BUCKETED = ("features.customer_features", "training.churn_labels", "training.training_set")
 SELECT = ["--select", "customer_features churn_labels training_set"]
@@ -33,6 +37,17 @@ def _fingerprints(warehouse):
         return {table: fingerprint(con, table) for table in BUCKETED}
 
 
+def _sized_in_python(warehouse, model: Path) -> int:
+    """The bucket count ml/features/buckets.py gives a model's rows (a full build's timeline:
+    customers x their snapshot dates) at the rebuild's limit and share, with the bytes per row
+    its pre-hook names: the Jinja and Python sides of the sizing rule must agree."""
+    (bytes_per_row,) = re.findall(r"bytes_per_row=(\d+)", model.read_text())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (rows,) = con.execute("select count(*) from features.customer_features").fetchone()
+    with duckdb.connect(config={"memory_limit": "100MB"}) as con:
+        return bucket_count(con, rows, int(bytes_per_row), memory_share=0.05)
+
+
 def _date_descents(warehouse) -> int:
     """How many of the timeline's stored rows have an earlier as-of date than the row before."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -49,6 +64,12 @@ def test_bucketed_builds_hold_the_rows_of_one_statement(pipeline_home, first_bui
 
     counts = _rebuild(warehouse, tmp_path / "spill", "", "--full-refresh")
     assert int(counts["customer_features"]) > 1 and int(counts["churn_labels"]) > 1, counts
+    assert int(counts["customer_features"]) == _sized_in_python(
+        warehouse, MODELS / "features" / "customer_features_v1.sql"
+    )
+    assert int(counts["churn_labels"]) == _sized_in_python(
+        warehouse, MODELS / "training" / "churn_labels.sql"
+    )
     assert _fingerprints(warehouse) == expected
     # Each bucket's rows are stored in as-of-date order (macros/engine.sql:
     # stored_in_order_of), so a scan of the latest snapshot skips every other date's rows.
@@ -61,7 +82,7 @@ def test_bucketed_builds_hold_the_rows_of_one_statement(pipeline_home, first_bui
         tables = con.execute(
             "select table_name from information_schema.tables where table_schema = 'training'"
         ).fetchall()
-    assert ("training_set__buckets",) not in tables  # the staging table is dropped
+    assert ("training_set__buckets",) not in tables  # the staging table became the model
     counts = _rebuild(warehouse, tmp_path / "spill", f", incremental_from: '{middle:%Y-%m-%d}'")
     assert int(counts["customer_features"]) > 1 and int(counts["churn_labels"]) > 1, counts
     assert _fingerprints(warehouse) == expected
