@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -92,45 +93,64 @@ def _expectations(left, right, is_leaf, leaf_value, cover) -> np.ndarray:
     return expected
 
 
-def _walk(x: np.ndarray, tree: dict, shares: np.ndarray) -> np.ndarray:
-    """Add one tree's path attribution to ``shares``; returns the root expectations."""
-    n = x.shape[0]
-    node = np.zeros(n, dtype=np.int64)
-    rows = np.arange(n)
+def _path_shares(tree: dict, width: int) -> np.ndarray:
+    """For each node, what the path from the root to it adds to each model column: every split
+    on the way moves the expected value from the node's to the child's, credited to the split's
+    feature. A row's attribution in this tree is the row of the leaf it lands in."""
     expected = tree["expected"]
-    active = ~tree["is_leaf"][node]
-    while active.any():
-        r = rows[active]
-        at = node[r]
-        feature = tree["feature"][at]
-        value = x[r, feature]
-        go_left = np.where(
-            np.isnan(value), tree["missing_left"][at], value <= tree["threshold"][at]
-        )
-        child = np.where(go_left, tree["left"][at], tree["right"][at])
-        # each row once per step down the tree: plain fancy-index addition is safe here
-        shares[r, feature] += expected[child] - expected[at]
-        node[r] = child
-        active = ~tree["is_leaf"][node]
-    return expected[0]
+    path = np.zeros((len(expected), width))
+    for node in np.flatnonzero(~tree["is_leaf"]):  # children follow their parent
+        for child in (tree["left"][node], tree["right"][node]):
+            path[child] = path[node]
+            path[child, tree["feature"][node]] += expected[child] - expected[node]
+    return path
+
+
+def _attribution(x: np.ndarray, trees: list[dict]) -> tuple[np.ndarray, float]:
+    """Each row's path attribution summed over ``trees`` and the trees' summed root
+    expectations. The trees' own compiled code finds each row's leaf; one sparse product of
+    rows x leaves with the leaves' path shares sums them (a walk down the trees in numpy, one
+    level of every tree at a time, took about 8 s per 100,000 rows of a 200-tree model)."""
+    from scipy.sparse import csr_matrix
+
+    paths = [_path_shares(tree, x.shape[1]) for tree in trees]
+    offsets = np.cumsum([0] + [len(p) for p in paths[:-1]])
+    landed = np.column_stack(
+        [tree["leaves"](x) + offset for tree, offset in zip(trees, offsets, strict=True)]
+    )
+    rows, per_row = landed.shape
+    leaves = csr_matrix(
+        (np.ones(landed.size), landed.ravel(), np.arange(0, landed.size + 1, per_row)),
+        shape=(rows, int(offsets[-1]) + len(paths[-1])),
+    )
+    return leaves @ np.vstack(paths), float(sum(tree["expected"][0] for tree in trees))
 
 
 def _boosting_trees(model: HistGradientBoostingClassifier) -> list[dict]:
+    known_categories, feature_map = model._bin_mapper.make_known_categories_bitsets()
     trees = []
     for (predictor,) in model._predictors:
         nodes = predictor.nodes
         is_leaf = nodes["is_leaf"].astype(bool)
+        # The same tree predicting its node numbers: sklearn's compiled predictor finds the
+        # leaves (missing values and categories sent as in scoring).
+        numbered = nodes.copy()
+        numbered["value"] = np.arange(len(nodes))
+        leaf_finder = TreePredictor(
+            numbered, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets
+        )
         trees.append(
             {
                 "feature": nodes["feature_idx"].astype(np.int64),
-                "threshold": nodes["num_threshold"],
                 "left": nodes["left"].astype(np.int64),
                 "right": nodes["right"].astype(np.int64),
-                "missing_left": nodes["missing_go_to_left"].astype(bool),
                 "is_leaf": is_leaf,
                 "expected": _expectations(
                     nodes["left"], nodes["right"], is_leaf, nodes["value"], nodes["count"]
                 ),
+                "leaves": lambda x, f=leaf_finder: f.predict(
+                    x, known_categories, feature_map, n_threads=1
+                ).astype(np.int64),
             }
         )
     return trees
@@ -146,11 +166,8 @@ def _forest_trees(model: RandomForestClassifier) -> list[dict]:
         trees.append(
             {
                 "feature": np.where(is_leaf, 0, t.feature).astype(np.int64),
-                "threshold": t.threshold,
                 "left": t.children_left.astype(np.int64),
                 "right": t.children_right.astype(np.int64),
-                # sklearn sends a missing value where training sent most of them
-                "missing_left": t.missing_go_to_left.astype(bool),
                 "is_leaf": is_leaf,
                 "expected": _expectations(
                     t.children_left,
@@ -159,6 +176,9 @@ def _forest_trees(model: RandomForestClassifier) -> list[dict]:
                     leaf_probability,
                     t.weighted_n_node_samples,
                 ),
+                # sklearn's trees compare in float32, and send a missing value where
+                # training sent most of them
+                "leaves": lambda x, e=estimator: e.apply(x.astype(np.float32)),
             }
         )
     return trees
@@ -212,10 +232,8 @@ def explain(
     elif isinstance(classifier, RandomForestClassifier):
         trees, unit = _forest_trees(classifier), PROBABILITY
         base_value, scale = 0.0, 1.0 / len(classifier.estimators_)
-        x = x.astype(np.float32).astype(np.float64)  # sklearn's trees compare in float32
     else:
         raise ValueError(f"no explanation for {type(classifier).__name__}")
-    shares = np.zeros_like(x)
-    for tree in trees:
-        base_value += scale * _walk(x, tree, shares)
-    return Explanation(_fold(shares * scale, owners, columns), np.full(len(x), base_value), unit)
+    shares, roots = _attribution(x, trees)
+    base = np.full(len(x), base_value + scale * roots)
+    return Explanation(_fold(shares * scale, owners, columns), base, unit)
