@@ -37,9 +37,11 @@ def point_env_at(home: Path, mp: pytest.MonkeyPatch) -> Paths:
     return paths
 
 
-def dbt_build(warehouse: Path, *extra: str) -> subprocess.CompletedProcess:
+def dbt_build(
+    warehouse: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """`dbt build` as an analytics engineer runs it, against a given warehouse file."""
-    return _dbt(warehouse, "build", "--quiet", *extra)
+    return _dbt(warehouse, "build", "--quiet", *extra, env=env)
 
 
 def dbt_test_units(warehouse: Path) -> subprocess.CompletedProcess:

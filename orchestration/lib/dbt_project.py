@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import os
 from pathlib import Path
 
@@ -17,6 +16,9 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
 from ml.common.settings import DBT_PROJECT_DIR, Paths, duckdb_memory_limit, export_environment
+
+# The first day an incremental build recomputes (read by dbt_project/macros/incremental.sql).
+INCREMENTAL_FROM = "FTI_INCREMENTAL_FROM"
 
 
 @functools.cache
@@ -46,19 +48,21 @@ def ensure_manifest() -> DbtProject:
     return prepare()
 
 
-def build_args(incremental_from: str | None) -> list[str]:
-    """`dbt build` arguments for a full or an incremental run.
+def build_args(incremental_from: str | None) -> tuple[list[str], dict[str, str]]:
+    """`dbt build` arguments and environment for a full or an incremental run.
 
     A full run recreates the incremental models (`--full-refresh`: one CREATE TABLE AS)
     rather than emptying and refilling them (a temporary table, then an INSERT).
-    Snapshots ignore the flag and keep their history. dbt's unit tests check the SQL, not
-    the data: they run in `make test` and an analyst's `dbt build`, not in every pipeline run.
+    Snapshots ignore the flag and keep their history. An incremental run names its first day
+    in ``FTI_INCREMENTAL_FROM`` (see dbt_project/macros/incremental.sql for why not a var).
+    dbt's unit tests check the SQL, not the data: they run in `make test` and an analyst's
+    `dbt build`, not in every pipeline run.
     """
     build = ["build", "--exclude-resource-type", "unit_test"]
     if incremental_from is None:
-        return [*build, "--full-refresh"]
+        return [*build, "--full-refresh"], {}
     day = dt.date.fromisoformat(incremental_from)
-    return [*build, "--vars", json.dumps({"incremental_from": day.isoformat()})]
+    return build, {INCREMENTAL_FROM: day.isoformat()}
 
 
 # What dbt does not build on Spark: snapshots need Delta, Iceberg or Hudi there (the DuckDB

@@ -18,7 +18,7 @@ BUCKETED = ("features.customer_features", "training.churn_labels", "training.tra
 SELECT = ["--select", "customer_features churn_labels training_set"]
 
 
-def _rebuild(warehouse, spill, extra_vars="", *flags):
+def _rebuild(warehouse, spill, *flags, incremental_from: str = ""):
     """`dbt run` of the bucketed models with a 100MB limit, aiming at 5% of it per bucket."""
     result = _dbt(
         warehouse,
@@ -26,8 +26,12 @@ def _rebuild(warehouse, spill, extra_vars="", *flags):
         *SELECT,
         *flags,
         "--vars",
-        "{bucket_memory_share: 0.05" + extra_vars + "}",
-        env={"FTI_DUCKDB_MEMORY_LIMIT": "100MB", "FTI_DUCKDB_SPILL": str(spill)},
+        "{bucket_memory_share: 0.05}",
+        env={
+            "FTI_DUCKDB_MEMORY_LIMIT": "100MB",
+            "FTI_DUCKDB_SPILL": str(spill),
+            "FTI_INCREMENTAL_FROM": incremental_from,
+        },
     )
     return dict(re.findall(r'"(\w+)": (\d+) customer bucket', result.stdout))
 
@@ -62,7 +66,7 @@ def test_bucketed_builds_hold_the_rows_of_one_statement(pipeline_home, first_bui
     shutil.copy(pipeline_home.warehouse, warehouse)
     expected = {table: first_build[table] for table in BUCKETED}
 
-    counts = _rebuild(warehouse, tmp_path / "spill", "", "--full-refresh")
+    counts = _rebuild(warehouse, tmp_path / "spill", "--full-refresh")
     assert int(counts["customer_features"]) > 1 and int(counts["churn_labels"]) > 1, counts
     assert int(counts["customer_features"]) == _sized_in_python(
         warehouse, MODELS / "features" / "customer_features_v1.sql"
@@ -83,6 +87,6 @@ def test_bucketed_builds_hold_the_rows_of_one_statement(pipeline_home, first_bui
             "select table_name from information_schema.tables where table_schema = 'training'"
         ).fetchall()
     assert ("training_set__buckets",) not in tables  # the staging table became the model
-    counts = _rebuild(warehouse, tmp_path / "spill", f", incremental_from: '{middle:%Y-%m-%d}'")
+    counts = _rebuild(warehouse, tmp_path / "spill", incremental_from=f"{middle:%Y-%m-%d}")
     assert int(counts["customer_features"]) > 1 and int(counts["churn_labels"]) > 1, counts
     assert _fingerprints(warehouse) == expected

@@ -9,13 +9,11 @@ from orchestration.lib.dbt_project import build_args
 
 def test_dbt_build_args():
     no_unit_tests = ["--exclude-resource-type", "unit_test"]
-    assert build_args(None) == ["build", *no_unit_tests, "--full-refresh"]
-    assert build_args("2025-11-20") == [
-        "build",
-        *no_unit_tests,
-        "--vars",
-        '{"incremental_from": "2025-11-20"}',
-    ]
+    assert build_args(None) == (["build", *no_unit_tests, "--full-refresh"], {})
+    assert build_args("2025-11-20") == (
+        ["build", *no_unit_tests],
+        {"FTI_INCREMENTAL_FROM": "2025-11-20"},
+    )
 
 
 def test_dbt_build_args_refuse_a_day_that_is_not_a_date():

@@ -147,7 +147,8 @@ def dbt_models(
     if engine == "spark":
         events, results, ok = _build_on_spark(context, dbt, paths, warehouse)
     else:
-        events, results, ok = _invoke(context, dbt, build_args(start), DUCKDB)
+        args, env = build_args(start)
+        events, results, ok = _invoke(context, dbt, args, {**DUCKDB, **env})
     failed = _failed_nodes(results)
     health.record_checks(paths, "dbt", _test_results(results))
     keys = context.assets_def.keys_by_output_name

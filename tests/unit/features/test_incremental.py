@@ -51,7 +51,7 @@ def test_incremental_equals_full_rebuild(tmp_path, dbt_manifest, new_from):
         real = con.execute(f"select lifetime_spend from features.customer_features {marker}").df()
         con.execute(f"update features.customer_features set lifetime_spend = -1 {marker}")
     load(incremental, log, tx)  # the new days arrive
-    dbt_build(incremental, "--vars", f"{{incremental_from: '{new_from}'}}")
+    dbt_build(incremental, env={"FTI_INCREMENTAL_FROM": new_from})
 
     with duckdb.connect(str(incremental)) as con:
         untouched = con.execute(f"select lifetime_spend from features.customer_features {marker}")
