@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from ml.common.settings import Paths
-from tests.helpers import content_fingerprints, fti, point_env_at, user_log
+from tests.helpers import content_fingerprints, fti, light_training_file, point_env_at, user_log
 
 # What the session's pipeline built, fingerprinted before any test could change it.
 FIRST_BUILD = pytest.StashKey[dict]()
@@ -56,7 +56,8 @@ def users_own_log(tmp_path_factory) -> SimpleNamespace:
     log = folder / "mine.csv"
     customers, broken = user_log(log)
     home = folder / "home"
-    run = fti("demo", "--transactions", str(log), home=home)
+    light = str(light_training_file(folder))
+    run = fti("demo", "--transactions", str(log), "--training-config", light, home=home)
     return SimpleNamespace(log=log, home=home, run=run, customers=customers, broken=broken)
 
 

@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from ml.common import model_input
 from ml.common.settings import DBT_PROJECT_DIR, Paths
@@ -23,6 +24,13 @@ from ml.training import candidates, evaluation, model_gate, trainer
 BIN = Path(sys.executable).parent
 # One family, one validation fold: for tests about data flow, not about the model.
 LIGHT_TRAINING = {"candidates": ["logistic_regression"], "cv_folds": 1}
+
+
+def light_training_file(folder: Path) -> Path:
+    """``LIGHT_TRAINING`` as the YAML file `fti ... --training-config` reads."""
+    path = folder / "light_training.yml"
+    path.write_text(yaml.safe_dump(LIGHT_TRAINING))
+    return path
 
 
 def point_env_at(home: Path, mp: pytest.MonkeyPatch) -> Paths:

@@ -8,10 +8,13 @@ the API feed it, so the three cannot disagree about a column's name or type.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
+
+if TYPE_CHECKING:  # a type only: readers of the monitoring report never import scikit-learn
+    from sklearn.pipeline import Pipeline
 
 ENTITY = "customer_id"
 TIME = "event_timestamp"  # the spine time of a training row (its as-of date)

@@ -48,6 +48,15 @@ class Paths:
         return self.home / "duckdb_spill"
 
     @property
+    def dbt_parse_state(self) -> Path:
+        """dbt's partial-parse state after this home's last build, one file per engine. dbt
+        re-parses the whole project (about 4 s) when the profile (the warehouse path among
+        it) differs from the saved state's, so the checkout's own state serves only the
+        home that wrote it; several homes on one checkout (tests, benchmarks) each keep
+        theirs here."""
+        return self.home / "dbt_parse"
+
+    @property
     def published(self) -> Path:
         """Snapshots for readers (dashboard, status) that must never open the live warehouse."""
         return self.home / "published"

@@ -26,13 +26,16 @@ or it rose by >= 0.05 (the usual PSI conventions), ``ok`` otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from ml.common.model_input import categorical_columns, input_columns, model_input
 from ml.common.warehouse import table_exists
+
+if TYPE_CHECKING:  # scikit-learn takes about a second to import; `fti monitor` needs none of it
+    from sklearn.pipeline import Pipeline
 
 REFERENCE_TABLE = "monitoring.reference_profiles"
 DRIFT_TABLE = "monitoring.feature_drift"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,8 +24,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sklearn
-import skops
-import skops.io
 import yaml
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
@@ -95,7 +94,7 @@ def champion_version(client: MlflowClient) -> str | None:
 def _pip_requirements() -> list[str]:
     return [
         f"scikit-learn=={sklearn.__version__}",
-        f"skops=={skops.__version__}",
+        f"skops=={importlib.metadata.version('skops')}",
         f"pandas=={pd.__version__}",
         f"numpy=={np.__version__}",
     ]
@@ -258,6 +257,11 @@ def _load_cached(tracking_uri: str, version: str, expected: str | None) -> Pipel
             f"{what}: the model file {path.name} changed after registration (SHA-256 "
             f"{_sha256(path)[:12]}... is not the recorded {expected[:12]}...); refusing to load it"
         )
+    # Imported here: skops.io indexes every scikit-learn estimator as it loads (about 2 s),
+    # which every process reading the registry (`fti status`, the dashboard, Dagster's code
+    # location) would pay without ever loading a model.
+    import skops.io
+
     try:
         return skops.io.load(path, trusted=TRUSTED_TYPES)
     except skops.io.exceptions.UntrustedTypesFoundException as exc:

@@ -3,7 +3,8 @@
 Every command resolves ``FTI_HOME`` once (``ml.common.settings``) and runs Dagster against the
 instance under it (``orchestration.runner``), so runs started here are the runs ``fti ui``
 shows. Errors a user can fix are ``FtiError``s: ``main`` prints their message and exits with
-their code, in this one place.
+their code, in this one place. Commands import what only they need (MLflow's registry,
+dagster-dbt) inside themselves, so `fti --help` and `fti status` do not load all of it.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 from ml.common.errors import WarehouseBusy
-from orchestration.lib.dbt_project import ensure_manifest
 from orchestration.runner import prepare_environment
 
 
 def cmd_features_list(args: argparse.Namespace) -> int:
     from ml.features.views import feature_views
+    from orchestration.lib.dbt_project import ensure_manifest
 
     prepare_environment()
     ensure_manifest()
@@ -38,6 +38,7 @@ def cmd_features_historical(args: argparse.Namespace) -> int:
     from ml.common.warehouse import connect
     from ml.features.retrieval import SpineError, write_historical_features
     from ml.features.views import feature_views, resolve
+    from orchestration.lib.dbt_project import ensure_manifest
 
     paths = prepare_environment()
     ensure_manifest()

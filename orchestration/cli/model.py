@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from ml.registry import model_registry, promotion
-from orchestration.lib.dbt_project import ensure_manifest
 from orchestration.runner import prepare_environment
 
 
 def cmd_model_list(args: argparse.Namespace) -> int:
+    from ml.registry import model_registry
+
     paths = prepare_environment()
     client = model_registry.configure(paths) if paths.mlflow_dir.exists() else None
     versions = model_registry.list_versions(client) if client is not None else []
@@ -33,6 +33,9 @@ def cmd_model_list(args: argparse.Namespace) -> int:
 
 
 def cmd_model_promote(args: argparse.Namespace) -> int:
+    from ml.registry import promotion
+    from orchestration.lib.dbt_project import ensure_manifest
+
     paths = prepare_environment()
     ensure_manifest()
     move = promotion.promote(paths, args.version, force=args.force)
@@ -45,6 +48,8 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_model_rollback(args: argparse.Namespace) -> int:
+    from ml.registry import promotion
+
     move = promotion.rollback(prepare_environment())
     print(f"champion: v{move.previous} -> v{move.current} (rolled back)")
     return 0

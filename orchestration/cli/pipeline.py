@@ -42,8 +42,16 @@ def _report(ok: bool, detail: str, paths: Paths, log: Path, what: str, headline:
     return 0
 
 
+def _training(args: argparse.Namespace) -> dict[str, object] | None:
+    """The settings of ``--training-config``, read and checked before anything runs."""
+    from orchestration.lib.training_config import read_training_config
+
+    return read_training_config(Path(args.training_config)) if args.training_config else None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     paths = prepare_environment()
+    training = _training(args)
     if args.transactions:
         validate_file(args.transactions, args.timezone)
     if args.attributes:
@@ -55,6 +63,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             args.customers,
             args.seed,
             attributes=args.attributes,
+            training=training,
             accept_changes=args.accept_changes,
             progress=display.logger(),
             timezone=args.timezone,
@@ -70,6 +79,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     paths = prepare_environment()
     if not paths.warehouse.exists():
         raise NotReady("nothing is loaded yet: run `fti demo` first")
+    training = _training(args)
     first_day = validate_file(args.transactions, args.timezone)
     if first_day is None:
         raise InputError(f"{args.transactions}: no row has a usable transaction_ts")
@@ -85,6 +95,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             append=True,
             incremental_from=first_day,
             attributes=args.attributes,
+            training=training,
             accept_changes=args.accept_changes,
             progress=display.logger(),
             timezone=args.timezone,
@@ -131,6 +142,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     paths = prepare_environment()
     if not paths.warehouse.exists():
         raise NotReady("nothing is loaded yet: run `fti demo` first (same --customers/--seed)")
+    training = _training(args)
     log = generator.continuation(
         args.customers, args.seed, args.days, args.drift_from, args.spend_scale
     )
@@ -163,7 +175,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             request = ((report.read(paths) or {}).get("retraining")) or {}
             if request.get("requested") and not args.no_retrain:
                 began = time.perf_counter()
-                ok, detail = run_retraining()
+                ok, detail = run_retraining(training)
                 versions = status(paths)["champion"] or {}
                 display.say(
                     f"  retrained ({request['reason'][:60]}...) in "
@@ -183,9 +195,10 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     paths = prepare_environment()
     if not paths.warehouse.exists():
         raise NotReady("nothing is loaded yet: run `fti demo` first")
+    training = _training(args)
     started = time.perf_counter()
     with run_output(paths, "retrain", args.verbose) as display:
-        ok, detail = run_retraining(progress=display.logger())
+        ok, detail = run_retraining(training, progress=display.logger())
     headline = f"Retraining finished in {time.perf_counter() - started:.0f} s"
     return _report(ok, detail, paths, display.log_path, "retraining", headline)
 
@@ -218,6 +231,11 @@ _ENGINE_HELP = (
     "where the dbt feature models, the training set and batch scoring run: duckdb (default) or "
     "spark (`make install-spark`); also FTI_ENGINE. Later runs keep the engine that built last"
 )
+_TRAINING_HELP = (
+    "YAML file of training settings, named as the models/churn_model asset's config in "
+    "Dagster's launchpad (e.g. `candidates: [logistic_regression]`, `cv_folds: 1`); the "
+    "rest keep their defaults"
+)
 _VERBOSE_HELP = "show Dagster's and dbt's full logs on screen too (they always go to the log file)"
 
 
@@ -241,6 +259,7 @@ def add_commands(sub) -> None:
         help="your CSV/Parquet log (customer_id, transaction_ts, amount) instead of generated data",
     )
     _run_options(demo)
+    demo.add_argument("--training-config", metavar="PATH", help=_TRAINING_HELP)
     demo.set_defaults(func=cmd_demo)
 
     update = sub.add_parser("update", help="add new transactions, rebuild incrementally")
@@ -257,6 +276,7 @@ def add_commands(sub) -> None:
         "has an open retraining request)",
     )
     _run_options(update)
+    update.add_argument("--training-config", metavar="PATH", help=_TRAINING_HELP)
     update.set_defaults(func=cmd_update)
 
     simulate = sub.add_parser(
@@ -281,12 +301,14 @@ def add_commands(sub) -> None:
         action="store_true",
         help="leave retraining requests open (by default they are answered, as the sensor does)",
     )
+    simulate.add_argument("--training-config", metavar="PATH", help=_TRAINING_HELP)
     simulate.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     simulate.set_defaults(func=cmd_simulate)
 
     retrain = sub.add_parser(
         "retrain", help="train a new version now; the gate decides whether it serves"
     )
+    retrain.add_argument("--training-config", metavar="PATH", help=_TRAINING_HELP)
     retrain.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     retrain.set_defaults(func=cmd_retrain)
 

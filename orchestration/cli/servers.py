@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ml.common.errors import NotReady
 from ml.common.settings import DBT_PROJECT_DIR, REPO_ROOT
-from orchestration.lib.dbt_project import prepare
 from orchestration.runner import prepare_environment
 
 BIN = Path(sys.executable).parent
@@ -20,6 +19,8 @@ BIN = Path(sys.executable).parent
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """The Dagster UI (`dg dev`) on the instance the CLI records runs in."""
+    from orchestration.lib.dbt_project import prepare
+
     prepare_environment()
     prepare()
     os.environ["VIRTUAL_ENV"] = str(BIN.parent)  # dg checks it runs in the project's venv

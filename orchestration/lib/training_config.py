@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from pathlib import Path
 
 import dagster as dg
 import pydantic
+import yaml
 
-from ml.training.candidates import Hyperparameters
+from ml.common.errors import FtiError
+from ml.training.candidates import FAMILIES, Hyperparameters
 from ml.training.trainer import TrainingParams
 
 
@@ -41,3 +44,41 @@ def _config_fields() -> dict[str, tuple[object, pydantic.fields.FieldInfo]]:
 TrainingConfig = pydantic.create_model(
     "TrainingConfig", __base__=_TrainingConfigBase, **_config_fields()
 )
+
+
+class TrainingConfigError(FtiError, ValueError):
+    """A training-settings file that cannot be used as it is."""
+
+
+def read_training_config(path: Path) -> dict[str, object]:
+    """The training settings in a YAML file, keyed as the asset's config (what Dagster's
+    launchpad shows under ``ops: models__churn_model: config:``), checked before any run
+    starts: a misspelt name or a wrong type would otherwise fail the run at its training step,
+    after the features were rebuilt."""
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise TrainingConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise TrainingConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(values, dict):
+        raise TrainingConfigError(f"{path}: expected a mapping of setting: value")
+    settings = TrainingConfig.model_fields
+    unknown = sorted(set(values) - set(settings))
+    if unknown:
+        raise TrainingConfigError(
+            f"{path}: no setting named {', '.join(unknown)}; the settings: {', '.join(settings)}"
+        )
+    try:
+        TrainingConfig(**values)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()
+        )
+        raise TrainingConfigError(f"{path}: {problems}") from None
+    unknown = sorted(set(values.get("candidates", ())) - set(FAMILIES))
+    if unknown:
+        raise TrainingConfigError(
+            f"{path}: unknown candidates {', '.join(unknown)}; known: {', '.join(FAMILIES)}"
+        )
+    return values

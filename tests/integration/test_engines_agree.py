@@ -32,6 +32,7 @@ from tests.helpers import (
     dbt_build,
     engine_differences,
     fti,
+    light_training_file,
     point_env_at,
     spark_build,
 )
@@ -161,7 +162,14 @@ def test_users_own_log_on_both_engines(users_own_log, tmp_path):
     rows) gives what `fti demo` gave: the same tables, champion and predictions; `fti status`
     names the engine."""
     home = tmp_path / "spark"
-    run = fti("demo", "--transactions", str(users_own_log.log), "--engine", "spark", home=home)
+    light = str(light_training_file(tmp_path))
+    run = fti(
+        "demo",
+        "--transactions",
+        str(users_own_log.log),
+        *("--engine", "spark", "--training-config", light),
+        home=home,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     duck, spark = Paths(users_own_log.home.resolve()), Paths(home.resolve())
     with pytest.MonkeyPatch.context() as mp:

@@ -14,7 +14,7 @@ from ml.inference import publication
 from ml.ingestion.generator import DAYS, START, continuation, generate
 from ml.monitoring import report
 from tests.browser import held_warehouse, served_dashboard, visit_pages
-from tests.helpers import fti, point_env_at
+from tests.helpers import fti, light_training_file, point_env_at
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +70,8 @@ def test_simulated_days_with_drift_through_the_daily_path(pipeline_home, tmp_pat
         "40",
         "--spend-scale",
         "2.5",
+        "--training-config",
+        str(light_training_file(tmp_path)),
         home=home,
     )
     assert run.returncode == 0, run.stderr[-3000:]
@@ -138,7 +140,8 @@ def test_users_own_log_in_monthly_files_through_fti_update(tmp_path):
 
     users(base).to_csv(tmp_path / "history.csv", index=False)
     home = tmp_path / "home"
-    run = fti("demo", "--transactions", str(tmp_path / "history.csv"), home=home)
+    light = ["--training-config", str(light_training_file(tmp_path))]
+    run = fti("demo", "--transactions", str(tmp_path / "history.csv"), *light, home=home)
     assert run.returncode == 0, run.stderr[-3000:]
     months = users(more).groupby(more["transaction_ts"].dt.to_period("M"), sort=True)
     retrained_for_request = False
@@ -146,7 +149,7 @@ def test_users_own_log_in_monthly_files_through_fti_update(tmp_path):
     for month, rows in months:
         path = tmp_path / f"{month}.csv"
         rows.to_csv(path, index=False)
-        run = fti("update", "--transactions", str(path), home=home)
+        run = fti("update", "--transactions", str(path), *light, home=home)
         assert run.returncode == 0, run.stderr[-3000:]
         retrained_for_request |= "training a new version (retraining was requested" in run.stdout
         state = report.read(Paths(home.resolve()))  # what `fti monitor --json` prints

@@ -8,7 +8,11 @@ import pytest
 
 from ml.training.candidates import Hyperparameters
 from ml.training.trainer import TrainingParams
-from orchestration.lib.training_config import TrainingConfig
+from orchestration.lib.training_config import (
+    TrainingConfig,
+    TrainingConfigError,
+    read_training_config,
+)
 
 
 def _declared() -> dict[str, dataclasses.Field]:
@@ -53,3 +57,48 @@ def test_dagster_validates_the_generated_config():
     wrong = {"ops": {"needs_config": {"config": {"cv_folds": "two"}}}}
     with pytest.raises(dg.DagsterInvalidConfigError):
         dg.materialize([needs_config], run_config=wrong)
+
+
+def _file(tmp_path, text: str):
+    path = tmp_path / "training.yml"
+    path.write_text(text)
+    return path
+
+
+def test_a_settings_file_gives_the_config_dagster_runs_with(tmp_path):
+    path = _file(tmp_path, "candidates: [logistic_regression]\ncv_folds: 1\nlr_c: 0.5\n")
+    values = read_training_config(path)
+    assert values == {"candidates": ["logistic_regression"], "cv_folds": 1, "lr_c": 0.5}
+    params = TrainingConfig(**values).params()
+    assert params.candidates == ("logistic_regression",) and params.cv_folds == 1
+    assert params.hyperparameters.lr_c == 0.5
+    assert read_training_config(_file(tmp_path, "")) == {}  # every default
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("cv_fold: 1\n", "no setting named cv_fold"),
+        ("cv_folds: two\n", "cv_folds: Input should be a valid integer"),
+        ("candidates: [logistic_regression, xgboost]\n", "unknown candidates xgboost"),
+        ("- cv_folds\n", "expected a mapping"),
+        ("cv_folds: [1\n", "not valid YAML"),
+    ],
+)
+def test_a_wrong_settings_file_is_refused_naming_the_problem(tmp_path, text, named):
+    with pytest.raises(TrainingConfigError, match=named):
+        read_training_config(_file(tmp_path, text))
+
+
+def test_the_cli_refuses_a_wrong_settings_file_before_running(tmp_path, monkeypatch, capsys):
+    """Exit code 2 and the file's problem; nothing is loaded or built."""
+    from orchestration.cli import main
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("FTI_HOME", str(home))
+    assert main(["demo", "--training-config", str(_file(tmp_path, "cv_fold: 1\n"))]) == 2
+    assert "no setting named cv_fold" in capsys.readouterr().err
+    assert not (home / "warehouse.duckdb").exists()
+    missing = str(tmp_path / "nowhere.yml")
+    assert main(["demo", "--training-config", missing]) == 2
+    assert "cannot read it" in capsys.readouterr().err

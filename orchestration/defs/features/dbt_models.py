@@ -2,13 +2,17 @@
 
 import json
 import shutil
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 from pydantic import Field
 
 from ml import engines
+from ml.common.atomic_files import temporary
 from ml.common.faults import stall_point
+from ml.common.settings import DBT_PROJECT_DIR, Paths
 from ml.engines import spark_exchange, spark_jobs, spark_session
 from ml.features.dbt_manifest import load_manifest
 from ml.ingestion import load_log
@@ -57,22 +61,41 @@ def _failed_nodes(results: list[dict]) -> list[str]:
 
 
 DUCKDB = {"FTI_ENGINE": "duckdb"}
+PARSE_STATE = "partial_parse.msgpack"  # what dbt reads and writes in its target folder
 
 
-def _invoke(context, dbt: DbtCliResource, args: list[str], env: dict[str, str]):
+def _invoke(context, dbt: DbtCliResource, args: list[str], env: dict[str, str], paths: Paths):
     """One dbt invocation: its Dagster events (held back, see dbt_models), its run results,
-    and whether it succeeded."""
-    invocation = dbt.cli(args, context=context, raise_on_error=False, env=env)
+    and whether it succeeded.
+
+    It starts from the partial-parse state this home's last invocation on the same engine
+    left (``Paths.dbt_parse_state``; dagster-dbt copies the checkout's own only into a
+    target folder that has none), and leaves its own there. dbt checks the state against
+    the project's files, vars, profile and environment, so a stale one costs a full parse,
+    never a wrong build.
+    """
+    (DBT_PROJECT_DIR / "target").mkdir(exist_ok=True)
+    target = Path(tempfile.mkdtemp(prefix="dbt-", dir=DBT_PROJECT_DIR / "target"))
+    state = paths.dbt_parse_state / f"{env['FTI_ENGINE']}.msgpack"
+    if state.exists():
+        shutil.copyfile(state, target / PARSE_STATE)
     events = []
     try:
+        invocation = dbt.cli(
+            args, context=context, raise_on_error=False, env=env, target_path=target
+        )
         for event in invocation.stream():
             events.append(event)
             stall_point("dbt")
-        path = invocation.target_path / "run_results.json"
+        path = target / "run_results.json"
         results = json.loads(path.read_text()).get("results", []) if path.exists() else []
+        if (target / PARSE_STATE).exists():
+            staged = temporary(state)
+            shutil.copyfile(target / PARSE_STATE, staged)
+            staged.replace(state)
     finally:
-        # dagster-dbt gives every invocation its own target folder; nothing reads it after.
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+        # Every invocation has its own target folder; nothing reads it after.
+        shutil.rmtree(target, ignore_errors=True)
     return events, results, invocation.is_successful()
 
 
@@ -81,13 +104,15 @@ def _build_on_spark(context, dbt: DbtCliResource, paths, warehouse: Warehouse):
     to Parquet, `dbt build` on Spark, the training set as a Spark job, Spark's tables into the
     warehouse as views, and the training set's tests there. Always a full build."""
     manifest = load_manifest(dbt_project().manifest_path)
-    events, results, ok = _invoke(context, dbt, ["build", "--selector", "snapshots"], DUCKDB)
+    events, results, ok = _invoke(context, dbt, ["build", "--selector", "snapshots"], DUCKDB, paths)
     if not ok:
         return events, results, ok
     with warehouse.connect() as con:
         exported = spark_exchange.export_sources(con, manifest, spark_session.sources_dir(paths))
     context.log.info(f"sources exported for Spark: {exported}")
-    more, built, ok = _invoke(context, dbt, spark_build_args(), spark_session.environment(paths))
+    more, built, ok = _invoke(
+        context, dbt, spark_build_args(), spark_session.environment(paths), paths
+    )
     events, results = events + more, results + built
     if not ok:
         return events, results, ok
@@ -105,7 +130,9 @@ def _build_on_spark(context, dbt: DbtCliResource, paths, warehouse: Warehouse):
     for name, output_key in context.assets_def.keys_by_output_name.items():
         if output_key == key and name in context.selected_output_names:
             events.append(dg.Output(None, output_name=name, metadata={"engine": "spark", **job}))
-    more, tested, ok = _invoke(context, dbt, ["test", "--selector", "training_set_tests"], DUCKDB)
+    more, tested, ok = _invoke(
+        context, dbt, ["test", "--selector", "training_set_tests"], DUCKDB, paths
+    )
     return events + more, results + tested, ok
 
 
@@ -148,7 +175,7 @@ def dbt_models(
         events, results, ok = _build_on_spark(context, dbt, paths, warehouse)
     else:
         args, env = build_args(start)
-        events, results, ok = _invoke(context, dbt, args, {**DUCKDB, **env})
+        events, results, ok = _invoke(context, dbt, args, {**DUCKDB, **env}, paths)
     failed = _failed_nodes(results)
     health.record_checks(paths, "dbt", _test_results(results))
     keys = context.assets_def.keys_by_output_name
