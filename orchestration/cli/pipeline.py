@@ -50,8 +50,8 @@ def _training(args: argparse.Namespace) -> dict[str, object] | None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    paths = prepare_environment()
     training = _training(args)
+    paths = prepare_environment()
     if args.transactions:
         validate_file(args.transactions, args.timezone)
     if args.attributes:

@@ -93,12 +93,13 @@ def test_a_wrong_settings_file_is_refused_naming_the_problem(tmp_path, text, nam
 def test_the_cli_refuses_a_wrong_settings_file_before_running(tmp_path, monkeypatch, capsys):
     """Exit code 2 and the file's problem; nothing is loaded or built."""
     from orchestration.cli import main
+    from tests.helpers import point_env_at
 
     home = tmp_path / "home"
-    monkeypatch.setenv("FTI_HOME", str(home))
+    point_env_at(home, monkeypatch)
     assert main(["demo", "--training-config", str(_file(tmp_path, "cv_fold: 1\n"))]) == 2
     assert "no setting named cv_fold" in capsys.readouterr().err
-    assert not (home / "warehouse.duckdb").exists()
+    assert not home.exists()
     missing = str(tmp_path / "nowhere.yml")
     assert main(["demo", "--training-config", missing]) == 2
     assert "cannot read it" in capsys.readouterr().err
