@@ -38,7 +38,7 @@ demo: install
 
 # The slowest tests are listed at the end: the suite's time on a fresh clone is a budget.
 test: install install-spark browser
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=25
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=25
 
 # The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own
 # here); installed once, as root, when it is missing.

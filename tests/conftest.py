@@ -1,5 +1,6 @@
 """Shared fixtures: a private FTI_HOME per test, the dbt manifest, one small pipeline run."""
 
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,13 +19,28 @@ def fti_home(tmp_path, monkeypatch) -> Paths:
     return point_env_at(tmp_path / "fti", monkeypatch)
 
 
+def pytest_configure(config):
+    """Parse the dbt project once, before any test runs, in the process that hands tests to
+    the workers (`make test` runs two, pytest-xdist). `dbt_project/target/manifest.json` is
+    shared by every process of the suite and read while Dagster loads its definitions: written
+    here, ahead of them all, it is never rewritten under a reader (each worker then finds it
+    up to date, ``ensure_manifest``)."""
+    if hasattr(config, "workerinput"):
+        return
+    from orchestration.lib.dbt_project import ensure_manifest
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as mp:
+        point_env_at(Path(folder), mp)
+        ensure_manifest()
+
+
 @pytest.fixture(scope="session")
 def dbt_manifest(tmp_path_factory) -> Path:
-    from orchestration.lib.dbt_project import prepare
+    from orchestration.lib.dbt_project import ensure_manifest
 
     with pytest.MonkeyPatch.context() as mp:
         point_env_at(tmp_path_factory.mktemp("parse"), mp)
-        project = prepare()
+        project = ensure_manifest()
     return project.manifest_path
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -60,19 +61,24 @@ def dbt_test_units(warehouse: Path) -> subprocess.CompletedProcess:
 def _dbt(
     warehouse: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "FTI_WAREHOUSE": str(warehouse),
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        **(env or {}),
-    }
-    result = subprocess.run(
-        [str(BIN / "dbt"), *args],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    # Its own target and log folders: the checkout's `target/manifest.json` is what Dagster
+    # loads, and tests run two at a time (a dbt run rewrites its target's manifest).
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {
+            **os.environ,
+            "FTI_WAREHOUSE": str(warehouse),
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "DBT_TARGET_PATH": f"{scratch}/target",
+            "DBT_LOG_PATH": f"{scratch}/logs",
+            **(env or {}),
+        }
+        result = subprocess.run(
+            [str(BIN / "dbt"), *args],
+            cwd=DBT_PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
