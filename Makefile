@@ -37,8 +37,10 @@ demo: install
 	$(BIN)/fti demo
 
 # The slowest tests are listed at the end: the suite's time on a fresh clone is a budget.
+# Two workers (pytest-xdist), a module's tests on one of them (its fixtures are built once):
+# most of a whole-pipeline test is single-threaded Python (Dagster, dbt's parse, MLflow).
 test: install install-spark browser
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=25
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=25
 
 # The dashboard's browser tests drive Debian's Chromium (Playwright cannot download its own
 # here); installed once, as root, when it is missing.

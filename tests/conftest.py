@@ -1,5 +1,6 @@
 """Shared fixtures: a private FTI_HOME per test, the dbt manifest, one small pipeline run."""
 
+import shutil
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -79,15 +80,33 @@ def users_own_log(tmp_path_factory) -> SimpleNamespace:
 
 @pytest.fixture
 def built_home(pipeline_home, monkeypatch) -> Paths:
-    """The session's pipeline home, with the environment pointing at it for this test."""
+    """The session's pipeline home, with the environment pointing at it for this test: read,
+    never changed (tests run in any order; one that runs, promotes or refreshes takes
+    ``copied_home``)."""
     return point_env_at(pipeline_home.home, monkeypatch)
 
 
-def pytest_collection_modifyitems(items):
+@pytest.fixture
+def copied_home(pipeline_home, tmp_path, monkeypatch) -> Paths:
+    """A copy of the session's pipeline home, the environment pointing at it: runs,
+    promotions and store refreshes here touch nothing shared."""
+    copy = tmp_path / "home"
+    shutil.copytree(pipeline_home.home, copy)
+    return point_env_at(copy, monkeypatch)
+
+
+def pytest_collection_modifyitems(config, items):
     """A test that needs the session's pipeline run is a slow whole-pipeline test, wherever it
-    lives; ``pytest -m "not slow"`` leaves them all out."""
+    lives; ``pytest -m "not slow"`` leaves them all out.
+
+    Under pytest-xdist (`make test`: two workers, each module's tests on one worker so that
+    its fixtures are built once), the modules holding slow tests are handed out first: the
+    run then ends on short modules, with neither worker idle for long."""
     for item in items:
         if {"pipeline_home", "built_home", "users_own_log"} & set(
             getattr(item, "fixturenames", ())
         ):
             item.add_marker(pytest.mark.slow)
+    if hasattr(config, "workerinput"):
+        slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: item.module not in slow_modules)

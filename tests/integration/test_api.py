@@ -1,6 +1,5 @@
 """The online prediction API: contract, errors, parity with batch scoring, hot reload."""
 
-import shutil
 import threading
 
 import duckdb
@@ -16,20 +15,11 @@ from ml.features.dbt_manifest import load_manifest
 from ml.features.views import feature_views
 from ml.registry import model_registry
 from ml.training.model_gate import decide
-from tests.helpers import point_env_at
 
 
 @pytest.fixture
-def served_home(pipeline_home, tmp_path, monkeypatch):
-    """A copy of the built home: promotions and store refreshes here touch nothing shared."""
-    copy = tmp_path / "home"
-    shutil.copytree(pipeline_home.home, copy)
-    return point_env_at(copy, monkeypatch)
-
-
-@pytest.fixture
-def client(served_home):
-    with TestClient(create_app(served_home, refresh_seconds=0.1)) as c:
+def client(copied_home):
+    with TestClient(create_app(copied_home, refresh_seconds=0.1)) as c:
         yield c
 
 
@@ -70,8 +60,8 @@ def reregister_first(paths, pr_auc: float):
     )
 
 
-def test_predict_matches_batch_scoring(client, served_home):
-    batch = batch_predictions(served_home)
+def test_predict_matches_batch_scoring(client, copied_home):
+    batch = batch_predictions(copied_home)
     ids = sorted(batch)[:25]
     # Batch scores as of the end of the last snapshot day; ask the API for the same time.
     as_of = "2025-12-31T00:00:00"
@@ -142,8 +132,8 @@ def test_nothing_to_serve_is_503_saying_what_to_run(fti_home):
         assert empty.get("/model").status_code == 503
 
 
-def test_new_champion_and_refreshed_store_are_served_without_restart(client, served_home):
-    mlflow = model_registry.configure(served_home)
+def test_new_champion_and_refreshed_store_are_served_without_restart(client, copied_home):
+    mlflow = model_registry.configure(copied_home)
     assert client.get("/model").json()["version"] == "1"
     failures, stop = [], threading.Event()
 
@@ -157,15 +147,15 @@ def test_new_champion_and_refreshed_store_are_served_without_restart(client, ser
     worker.start()
     try:
         # A new version (the champion's own model, re-registered) is promoted...
-        new = reregister_first(served_home, pr_auc=0.9)
+        new = reregister_first(copied_home, pr_auc=0.9)
         assert model_registry.champion_version(mlflow) == new.version == "2"
         served = _wait_for(client, lambda: client.get("/model").json()["version"] == "2")
         assert served
         # ...and the online store is rematerialized (a new file swapped in).
-        before = online_store.read_watermark(online_store.open_store(served_home))
-        with connect(served_home.warehouse) as con:
-            online_store.materialize(served_home, con, feature_views(load_manifest()))
-        after = online_store.read_watermark(online_store.open_store(served_home))
+        before = online_store.read_watermark(online_store.open_store(copied_home))
+        with connect(copied_home.warehouse) as con:
+            online_store.materialize(copied_home, con, feature_views(load_manifest()))
+        after = online_store.read_watermark(online_store.open_store(copied_home))
         assert (
             after["customer_features@1"]["materialized_at"]
             >= (before["customer_features@1"]["materialized_at"])
@@ -189,7 +179,7 @@ def _wait_for(client, condition, seconds: float = 10.0) -> bool:
     return False
 
 
-def test_challenger_share_and_prediction_logs_loaded_by_dagster(served_home):
+def test_challenger_share_and_prediction_logs_loaded_by_dagster(copied_home):
     import dagster as dg
 
     from ml.monitoring.prediction_log import log_folder
@@ -197,9 +187,9 @@ def test_challenger_share_and_prediction_logs_loaded_by_dagster(served_home):
     from orchestration.lib.resources import resources_for
 
     # A second version that the gate keeps out: it becomes the challenger.
-    rejected = reregister_first(served_home, pr_auc=0.1)
-    ids = sorted(batch_predictions(served_home))[:40]
-    with TestClient(create_app(served_home, challenger_share=0.5)) as client:
+    rejected = reregister_first(copied_home, pr_auc=0.1)
+    ids = sorted(batch_predictions(copied_home))[:40]
+    with TestClient(create_app(copied_home, challenger_share=0.5)) as client:
         assert client.get("/model").json()["challenger"]["version"] == rejected.version
         answers = client.post("/predict/batch", json={"customer_ids": ids}).json()["predictions"]
         single = client.post("/predict", json={"customer_id": ids[0]}).json()
@@ -212,12 +202,12 @@ def test_challenger_share_and_prediction_logs_loaded_by_dagster(served_home):
     assert single["variant"] == variants[ids[0]]  # a customer always meets the same variant
 
     # The logs were written when the app stopped; Dagster loads them, once.
-    assert list(log_folder(served_home).glob("*.jsonl"))
+    assert list(log_folder(copied_home).glob("*.jsonl"))
     with dg.DagsterInstance.get() as instance:
-        resources = resources_for(served_home)
+        resources = resources_for(copied_home)
         assert dg.materialize([online_predictions], instance=instance, resources=resources).success
         assert dg.materialize([online_predictions], instance=instance, resources=resources).success
-    with duckdb.connect(str(served_home.warehouse), read_only=True) as con:
+    with duckdb.connect(str(copied_home.warehouse), read_only=True) as con:
         logged = con.execute(
             "select customer_id, variant, model_version, churn_probability, "
             "features->>'customer_features__recency_days' is not null "

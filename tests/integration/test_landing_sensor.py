@@ -12,7 +12,7 @@ import pytest
 
 from ml.ingestion.generator import continuation, write_days
 from orchestration.runner import status
-from tests.helpers import BIN, point_env_at
+from tests.helpers import BIN
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +23,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_dropped_file_is_scored_without_a_click(pipeline_home, tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    shutil.copytree(pipeline_home.home, home)
-    paths = point_env_at(home, monkeypatch)
+def test_a_dropped_file_is_scored_without_a_click(copied_home, tmp_path):
+    paths = copied_home
+    home = paths.home
     assert status(paths)["predictions"]["as_of"] == "2025-12-30"
     env = {**os.environ, "FTI_HOME": str(home)}
     log = open(tmp_path / "ui.log", "w")  # noqa: SIM115 - closed in finally

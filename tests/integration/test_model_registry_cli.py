@@ -1,16 +1,13 @@
 """Selection, gate and lineage through Dagster, and push-button promote/rollback from the CLI."""
 
 import json
-import shutil
 
 import dagster as dg
-import pytest
 
 from ml.common.settings import MODEL_NAME
 from ml.registry import model_registry
 from ml.training import candidates, model_gate
 from orchestration.cli import main
-from tests.helpers import point_env_at
 
 # The Dagster definitions load the dbt manifest when imported: import them inside the tests,
 # after the dbt_manifest fixture has parsed the project (a fresh clone has no manifest).
@@ -31,25 +28,17 @@ EVALUATION_ARTIFACTS = {
 }
 
 
-@pytest.fixture
-def registry_home(pipeline_home, tmp_path, monkeypatch):
-    """A copy of the built home, so that promotions here leave the shared champion alone."""
-    copy = tmp_path / "home"
-    shutil.copytree(pipeline_home.home, copy)
-    return point_env_at(copy, monkeypatch)
-
-
 def latest_checks(instance) -> dict[str, bool]:
     keys = [dg.AssetCheckKey(CHURN_MODEL, name) for name in model_gate.CHECKS]
     records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     return {key.name: record.event.asset_check_evaluation.passed for key, record in records.items()}
 
 
-def test_training_records_selection_gate_artifacts_and_lineage(registry_home):
+def test_training_records_selection_gate_artifacts_and_lineage(copied_home):
     with dg.DagsterInstance.get() as instance:
         assert latest_checks(instance) == dict.fromkeys(model_gate.CHECKS, True)
         run_id = instance.get_latest_materialization_event(CHURN_MODEL).run_id
-    client = model_registry.configure(registry_home)
+    client = model_registry.configure(copied_home)
     version = client.get_model_version(MODEL_NAME, "1")
     tags = version.tags
     assert tags["model.family"] in candidates.FAMILIES
@@ -71,7 +60,7 @@ def test_training_records_selection_gate_artifacts_and_lineage(registry_home):
     assert artifacts >= EVALUATION_ARTIFACTS
 
 
-def test_worse_model_is_not_promoted_and_promote_rollback_work(registry_home, capsys):
+def test_worse_model_is_not_promoted_and_promote_rollback_work(copied_home, capsys):
     from orchestration.defs.inference.batch_predictions import churn_predictions
     from orchestration.defs.training.churn_model import churn_model
     from orchestration.lib.resources import resources_for
@@ -82,14 +71,14 @@ def test_worse_model_is_not_promoted_and_promote_rollback_work(registry_home, ca
         result = dg.materialize(
             [churn_model],
             instance=instance,
-            resources=resources_for(registry_home),
+            resources=resources_for(copied_home),
             run_config={"ops": {"models__churn_model": {"config": stump}}},
         )
         assert result.success
         checks = latest_checks(instance)
     assert not checks[model_gate.NOT_WORSE_THAN_CHAMPION]
     assert checks[model_gate.FEATURE_VIEWS_MATERIALIZED]
-    client = model_registry.configure(registry_home)
+    client = model_registry.configure(copied_home)
     assert model_registry.champion_version(client) == "1"
 
     assert main(["model", "list", "--json"]) == 0
@@ -103,11 +92,11 @@ def test_worse_model_is_not_promoted_and_promote_rollback_work(registry_home, ca
     assert "champion: v1 -> v2" in capsys.readouterr().out
     with dg.DagsterInstance.get() as instance:
         assert dg.materialize(
-            [churn_predictions], instance=instance, resources=resources_for(registry_home)
+            [churn_predictions], instance=instance, resources=resources_for(copied_home)
         ).success
     from ml.common.warehouse import connect
 
-    with connect(registry_home.warehouse, read_only=True) as con:
+    with connect(copied_home.warehouse, read_only=True) as con:
         served = con.execute("select distinct model_version from predictions.churn_predictions")
         assert served.fetchall() == [("2",)]
 

@@ -2,7 +2,6 @@
 and the online service's health and skew measured from real API traffic."""
 
 import json
-import shutil
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -17,14 +16,6 @@ from ml.monitoring import drift, report
 from ml.monitoring.prediction_log import log_folder
 from orchestration.cli import main
 from orchestration.lib.resources import resources_for
-from tests.helpers import point_env_at
-
-
-@pytest.fixture
-def copied_home(pipeline_home, tmp_path, monkeypatch):
-    copy = tmp_path / "home"
-    shutil.copytree(pipeline_home.home, copy)
-    return point_env_at(copy, monkeypatch)
 
 
 def test_history_reference_and_report_after_the_first_run(built_home, capsys):

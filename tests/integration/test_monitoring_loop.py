@@ -3,7 +3,6 @@ through the daily path and through `fti update` month by month; monitoring judge
 scoring date once its labels exist, flags the drift, and asks for retraining."""
 
 import json
-import shutil
 
 import duckdb
 import pandas as pd
@@ -14,7 +13,7 @@ from ml.inference import publication
 from ml.ingestion.generator import DAYS, START, continuation, generate
 from ml.monitoring import report
 from tests.browser import held_warehouse, served_dashboard, visit_pages
-from tests.helpers import fti, light_training_file, point_env_at
+from tests.helpers import fti, light_training_file
 
 pytestmark = pytest.mark.slow
 
@@ -40,12 +39,11 @@ def _scoring_dates(home) -> tuple[list[str], str]:
     return dates, end
 
 
-def test_simulated_days_with_drift_through_the_daily_path(pipeline_home, tmp_path, monkeypatch):
+def test_simulated_days_with_drift_through_the_daily_path(copied_home, tmp_path):
     """The documented scenario on the session's pipeline (800 customers, seed 11): 120 more
     days in runs of 30, baskets 2.5x from day 40."""
-    home = tmp_path / "home"
-    shutil.copytree(pipeline_home.home, home)
-    paths = point_env_at(home, monkeypatch)
+    paths = copied_home
+    home = paths.home
     # Online traffic before the days go on: the runs load its logs and measure the service.
     from fastapi.testclient import TestClient
 

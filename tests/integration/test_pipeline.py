@@ -71,11 +71,11 @@ def test_status_reports_champion_predictions_and_tables(built_home):
     assert report["rejected_rows"] == 0
 
 
-def test_rerun_is_idempotent(built_home):
-    before = status(built_home)
+def test_rerun_is_idempotent(copied_home):
+    before = status(copied_home)
     ok, detail = run_pipeline(customers=800, seed=11)
     assert ok, detail
-    after = status(built_home)
+    after = status(copied_home)
     # Every table is rebuilt the same, except the histories, which keep what each run did:
     # the same date scored by v1 and now by v2, drift measured against each one's reference.
     histories = {t for t in after["tables"] if t.startswith("monitoring.")} | {
@@ -87,5 +87,5 @@ def test_rerun_is_idempotent(built_home):
     assert after["tables"]["predictions.churn_prediction_history"] == 2 * 800
     assert after["champion"]["metrics"] == before["champion"]["metrics"]
     assert after["champion"]["version"] == "2"
-    predictions = publication.read_predictions(built_home)
+    predictions = publication.read_predictions(copied_home)
     assert len(predictions) == 800 and predictions["model_version"].eq("2").all()
