@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 import duckdb
-import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,6 +13,7 @@ from app.api import create_app
 from ml.common.settings import MODEL_NAME
 from ml.monitoring import drift, report
 from ml.monitoring.prediction_log import log_folder
+from ml.registry import model_registry
 from orchestration.cli import main
 from orchestration.lib.resources import resources_for
 
@@ -40,7 +40,7 @@ def test_history_reference_and_report_after_the_first_run(built_home, capsys):
     assert all(abs(sum(p.shares) - 1) < 1e-9 for p in reference.values())
     assert reference[drift.PREDICTION].kind == drift.NUMERIC
     # ... and the same profile is an artifact of the version's MLflow run.
-    client = mlflow.MlflowClient(built_home.tracking_uri)
+    client = model_registry.configure(built_home)
     run_id = client.get_model_version(MODEL_NAME, "1").run_id
     names = {a.path for a in client.list_artifacts(run_id, "evaluation")}
     assert f"evaluation/{drift.REFERENCE_ARTIFACT}" in names
