@@ -15,7 +15,13 @@ import dagster as dg
 
 from ml.common.settings import Paths, export_environment
 from ml.monitoring import health
-from orchestration.lib.keys import CHURN_MODEL, DAILY_JOB, PIPELINE_JOB, TRAINING_JOB
+from orchestration.lib.keys import (
+    CHURN_MODEL,
+    DAILY_JOB,
+    PIPELINE_JOB,
+    TRAINING_JOB,
+    TRAINING_OP,
+)
 from orchestration.lib.recovery import reap_dead_runs, run_tags
 
 DAGSTER_YAML = """\
@@ -216,7 +222,7 @@ def run_pipeline(
         "dbt_models": {"config": {"incremental_from": incremental_from}},
     }
     if training:
-        ops["models__churn_model"] = {"config": training}
+        ops[TRAINING_OP] = {"config": training}
     if accept_changes:
         ops["published__features"] = {"config": {"max_row_drop": 1.0, "max_null_rate_rise": 1.0}}
     leave_out = frozenset() if retrain else frozenset({CHURN_MODEL})
@@ -227,7 +233,7 @@ def run_retraining(
     training: dict[str, object] | None = None, progress: dg.LoggerDefinition | None = None
 ) -> tuple[bool, str]:
     """Train a new version on the current training set, then score and monitor."""
-    ops = {"models__churn_model": {"config": training}} if training else None
+    ops = {TRAINING_OP: {"config": training}} if training else None
     return execute(TRAINING_JOB, ops=ops, progress=progress)
 
 

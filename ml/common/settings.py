@@ -57,6 +57,12 @@ class Paths:
         return self.home / "dbt_parse"
 
     @property
+    def training_settings(self) -> Path:
+        """The home's training settings (YAML, the training asset's config): used by every run
+        that trains without settings of its own, the schedule's and the sensors' included."""
+        return self.home / "training_settings.yml"
+
+    @property
     def published(self) -> Path:
         """Snapshots for readers (dashboard, status) that must never open the live warehouse."""
         return self.home / "published"

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from ml.common import settings
 from ml.common.errors import NotReady
 from ml.common.settings import Paths
 from ml.engines import ENGINES
@@ -43,10 +44,12 @@ def _report(ok: bool, detail: str, paths: Paths, log: Path, what: str, headline:
 
 
 def _training(args: argparse.Namespace) -> dict[str, object] | None:
-    """The settings of ``--training-config``, read and checked before anything runs."""
-    from orchestration.lib.training_config import read_training_config
+    """The settings of ``--training-config``, else the home's ``training_settings.yml``, read
+    and checked before anything runs."""
+    from orchestration.lib.training_config import training_settings
 
-    return read_training_config(Path(args.training_config)) if args.training_config else None
+    given = Path(args.training_config) if args.training_config else None
+    return training_settings(settings.paths(), given)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -234,7 +237,7 @@ _ENGINE_HELP = (
 _TRAINING_HELP = (
     "YAML file of training settings, named as the models/churn_model asset's config in "
     "Dagster's launchpad (e.g. `candidates: [logistic_regression]`, `cv_folds: 1`); the "
-    "rest keep their defaults"
+    "rest keep their defaults (without it: FTI_HOME/training_settings.yml when it exists)"
 )
 _VERBOSE_HELP = "show Dagster's and dbt's full logs on screen too (they always go to the log file)"
 

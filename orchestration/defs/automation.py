@@ -11,6 +11,9 @@ is up.
 * ``weekly_retraining``: a new version every Monday (the gate decides whether it serves).
 * ``retraining_requests``: a run of the ``retrain`` job when monitoring raised a request
   (drift or realized performance past its threshold), once per request.
+* Both train with the home's ``training_settings.yml`` when there is one (in the run's
+  config, as the launchpad would give it); a file that cannot be used fails the evaluation,
+  naming the problem, rather than train with settings the user did not ask for.
 * Freshness checks: the features and predictions were updated within the last two days.
 
 Sensors read files (the landing folder, the published monitoring report), never the
@@ -27,6 +30,7 @@ from orchestration.defs.freshness import FRESHNESS_CHECKS
 from orchestration.defs.ingestion.daily import ATTRIBUTES, DAILY, SUFFIXES
 from orchestration.defs.jobs import daily_update, retrain
 from orchestration.lib.resources import FtiHome
+from orchestration.lib.training_config import training_run_config
 
 SETTLE_SECONDS = 5.0
 
@@ -92,14 +96,15 @@ def daily_update_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"scheduled:{day}", partition_key=day)
 
 
-weekly_retraining = dg.ScheduleDefinition(
-    name="weekly_retraining",
+@dg.schedule(
     job=retrain,
     cron_schedule="0 3 * * 1",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="A new version every Monday at 03:00 UTC; the gate decides whether it serves.",
 )
+def weekly_retraining(context: dg.ScheduleEvaluationContext, fti_home: FtiHome):
+    return dg.RunRequest(run_config=training_run_config(fti_home.paths))
 
 
 @dg.sensor(
@@ -115,6 +120,7 @@ def retraining_requests(context: dg.SensorEvaluationContext, fti_home: FtiHome):
         return dg.SkipReason("no open retraining request")
     return dg.RunRequest(
         run_key=f"retraining-request:{request.get('raised_at')}",
+        run_config=training_run_config(fti_home.paths),
         tags={"fti/retraining_reason": str(request.get("reason"))[:200]},
     )
 

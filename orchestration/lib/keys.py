@@ -22,6 +22,8 @@ DAILY_TRANSACTIONS = dg.AssetKey(["raw", "daily_transactions"])
 PUBLISHED_FEATURES = dg.AssetKey(["published", "features"])
 ONLINE_FEATURE_STORE = dg.AssetKey(["online", "feature_store"])
 CHURN_MODEL = dg.AssetKey(["models", "churn_model"])
+# Its op, as run config names it (``ops: models__churn_model: config:``).
+TRAINING_OP = CHURN_MODEL.to_python_identifier()
 PREDICTIONS = dg.AssetKey(["predictions", "churn_predictions"])
 PREDICTION_HISTORY = dg.AssetKey(["predictions", "churn_prediction_history"])
 DASHBOARD_SNAPSHOT = dg.AssetKey(["published", "dashboard_snapshot"])

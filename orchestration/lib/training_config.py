@@ -12,8 +12,10 @@ import pydantic
 import yaml
 
 from ml.common.errors import FtiError
+from ml.common.settings import Paths
 from ml.training.candidates import FAMILIES, Hyperparameters
 from ml.training.trainer import TrainingParams
+from orchestration.lib.keys import TRAINING_OP
 
 
 class _TrainingConfigBase(dg.Config):
@@ -82,3 +84,22 @@ def read_training_config(path: Path) -> dict[str, object]:
             f"{path}: unknown candidates {', '.join(unknown)}; known: {', '.join(FAMILIES)}"
         )
     return values
+
+
+def training_settings(paths: Paths, path: Path | None = None) -> dict[str, object] | None:
+    """The settings a run trains with: those of ``path`` when given, else the home's
+    ``training_settings.yml`` when it exists, else none (the config's defaults). A run nobody
+    launched by hand (the weekly schedule, a retraining request) thus trains as the user's
+    own runs do."""
+    if path is None:
+        path = paths.training_settings
+        if not path.exists():
+            return None
+    return read_training_config(path)
+
+
+def training_run_config(paths: Paths) -> dict[str, object]:
+    """Run config carrying the home's training settings (empty without them): shown with the
+    run in Dagster's UI."""
+    settings = training_settings(paths)
+    return {"ops": {TRAINING_OP: {"config": settings}}} if settings else {}

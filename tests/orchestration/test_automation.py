@@ -99,3 +99,45 @@ def test_sensors_are_on_by_default_and_the_nightly_schedule_off(automation):
     assert sensors["freshness_checks_sensor"].default_status == running
     assert schedules["weekly_retraining"].default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedules["daily_update_schedule"].default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_unattended_training_runs_take_the_homes_settings(automation, home, dbt_manifest):
+    """The weekly schedule's and the retraining sensor's runs carry the home's
+    training_settings.yml as run config the retrain job accepts; a file that cannot be used
+    stops the evaluation, naming the problem, instead of training with the defaults."""
+    import datetime as dt
+
+    from orchestration.lib.keys import TRAINING_JOB
+    from orchestration.lib.training_config import TrainingConfigError
+    from orchestration.runner import load_definitions
+
+    paths = Paths(home.paths.home)
+    paths.published.mkdir(parents=True)
+    report = {"retraining": {"requested": True, "reason": "drift", "raised_at": "2026-03-02"}}
+    (paths.published / "monitoring.json").write_text(json.dumps(report))
+
+    def weekly():
+        when = dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.UTC)
+        with dg.build_schedule_context(
+            scheduled_execution_time=when, resources={"fti_home": home}
+        ) as context:
+            return automation.weekly_retraining(context)
+
+    assert weekly().run_config == {} == _evaluate(automation.retraining_requests, home).run_config
+    paths.training_settings.write_text("candidates: [logistic_regression]\ncv_folds: 1\n")
+    expected = {
+        "ops": {
+            "models__churn_model": {
+                "config": {"candidates": ["logistic_regression"], "cv_folds": 1}
+            }
+        }
+    }
+    for request in (weekly(), _evaluate(automation.retraining_requests, home)):
+        assert request.run_config == expected
+    retrain = load_definitions().resolve_job_def(TRAINING_JOB)
+    assert dg.validate_run_config(retrain, expected)
+    paths.training_settings.write_text("cv_fold: 1\n")
+    with pytest.raises(TrainingConfigError, match="no setting named cv_fold"):
+        _evaluate(automation.retraining_requests, home)
+    with pytest.raises(TrainingConfigError, match="no setting named cv_fold"):
+        weekly()

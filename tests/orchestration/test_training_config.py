@@ -103,3 +103,32 @@ def test_the_cli_refuses_a_wrong_settings_file_before_running(tmp_path, monkeypa
     missing = str(tmp_path / "nowhere.yml")
     assert main(["demo", "--training-config", missing]) == 2
     assert "cannot read it" in capsys.readouterr().err
+
+
+def test_the_homes_settings_are_used_unless_a_run_gives_its_own(tmp_path):
+    """`FTI_HOME/training_settings.yml` is what a run trains with when it names no file; a
+    file given to the run wins; without either, the config's defaults."""
+    from ml.common.settings import Paths
+    from orchestration.lib.training_config import training_run_config, training_settings
+
+    paths = Paths(tmp_path)
+    assert training_settings(paths) is None and training_run_config(paths) == {}
+    paths.training_settings.write_text("candidates: [random_forest]\nrf_max_depth: 4\n")
+    home = {"candidates": ["random_forest"], "rf_max_depth": 4}
+    assert training_settings(paths) == home
+    assert training_run_config(paths) == {"ops": {"models__churn_model": {"config": home}}}
+    given = _file(tmp_path, "cv_folds: 1\n")
+    assert training_settings(paths, given) == {"cv_folds": 1}
+
+
+def test_the_cli_refuses_a_wrong_home_settings_file_before_running(tmp_path, monkeypatch, capsys):
+    from orchestration.cli import main
+    from tests.helpers import point_env_at
+
+    paths = point_env_at(tmp_path / "home", monkeypatch)
+    paths.home.mkdir()
+    paths.training_settings.write_text("candidates: [xgboost]\n")
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert "training_settings.yml" in err and "unknown candidates xgboost" in err
+    assert not paths.warehouse.exists()
