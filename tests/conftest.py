@@ -36,13 +36,14 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def dbt_manifest(tmp_path_factory) -> Path:
-    from orchestration.lib.dbt_project import ensure_manifest
+def dbt_manifest() -> Path:
+    """The parsed project's manifest (parsed in ``pytest_configure``), for tests that load
+    the Dagster definitions."""
+    from orchestration.lib.dbt_project import dbt_project
 
-    with pytest.MonkeyPatch.context() as mp:
-        point_env_at(tmp_path_factory.mktemp("parse"), mp)
-        project = ensure_manifest()
-    return project.manifest_path
+    manifest = dbt_project().manifest_path
+    assert manifest.exists(), manifest
+    return manifest
 
 
 @pytest.fixture(scope="session")
