@@ -22,10 +22,10 @@ def fti_home(tmp_path, monkeypatch) -> Paths:
 
 def pytest_configure(config):
     """Parse the dbt project once, before any test runs, in the process that hands tests to
-    the workers (`make test` runs two, pytest-xdist). `dbt_project/target/manifest.json` is
-    shared by every process of the suite and read while Dagster loads its definitions: written
-    here, ahead of them all, it is never rewritten under a reader (each worker then finds it
-    up to date, ``ensure_manifest``)."""
+    the workers (`make test` runs two, pytest-xdist). The manifest (``DBT_PARSE_DIR``) is
+    shared by every process of the suite and read while Dagster loads its definitions: parsed
+    here, ahead of them all, each worker finds it up to date (``ensure_manifest``) rather than
+    every one parsing it again."""
     if hasattr(config, "workerinput"):
         return
     from orchestration.lib.dbt_project import ensure_manifest

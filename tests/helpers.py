@@ -61,8 +61,8 @@ def dbt_test_units(warehouse: Path) -> subprocess.CompletedProcess:
 def _dbt(
     warehouse: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    # Its own target and log folders: the checkout's `target/manifest.json` is what Dagster
-    # loads, and tests run two at a time (a dbt run rewrites its target's manifest).
+    # Its own target and log folders: tests run two at a time, and a dbt run rewrites its
+    # target's manifest and partial-parse state.
     with tempfile.TemporaryDirectory() as scratch:
         env = {
             **os.environ,
@@ -233,6 +233,13 @@ def fti(*args, home):
     for var in ("FTI_WAREHOUSE", "MLFLOW_TRACKING_URI", "DAGSTER_HOME"):
         env.pop(var, None)
     return subprocess.run([str(BIN / "fti"), *args], env=env, capture_output=True, text=True)
+
+
+def said(run: subprocess.CompletedProcess) -> str:
+    """What a command printed on stderr, for an assertion's message: its start and its end.
+    A chained traceback prints the first error first and the last one at the end."""
+    text = run.stderr
+    return text if len(text) <= 6000 else f"{text[:3000]}\n[...]\n{text[-3000:]}"
 
 
 def user_log(path):

@@ -13,6 +13,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# The parse Dagster's definitions and the feature store read, in a target folder of its own:
+# an analyst's `dbt build` or `dbt docs generate` rewrites dbt's own target/manifest.json in
+# place, and a pipeline loading its definitions meanwhile would read half a file.
+DBT_PARSE_DIR = DBT_PROJECT_DIR / "target" / "fti"
 MODEL_NAME = "churn"
 EXPERIMENT_NAME = "churn"
 
@@ -55,6 +59,11 @@ class Paths:
         home that wrote it; several homes on one checkout (tests, benchmarks) each keep
         theirs here."""
         return self.home / "dbt_parse"
+
+    @property
+    def dbt_docs(self) -> Path:
+        """`fti docs`'s dbt target folder: the catalog describes this home's warehouse."""
+        return self.home / "dbt_docs"
 
     @property
     def training_settings(self) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from ml.common.errors import NotReady
-from ml.common.settings import DBT_PROJECT_DIR
+from ml.common.settings import DBT_PARSE_DIR, DBT_PROJECT_DIR
 
 
 class ManifestMissing(NotReady):
@@ -22,7 +22,7 @@ class ManifestMissing(NotReady):
 
 
 def manifest_path() -> Path:
-    return DBT_PROJECT_DIR / "target" / "manifest.json"
+    return DBT_PARSE_DIR / "manifest.json"
 
 
 def load_manifest(path: Path | None = None) -> dict:

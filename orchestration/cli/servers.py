@@ -73,6 +73,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     if not paths.warehouse.exists():
         raise NotReady("no warehouse yet: run `fti demo` first")
     dbt = str(BIN / "dbt")
+    os.environ["DBT_TARGET_PATH"] = str(paths.dbt_docs)  # for generate and serve alike
     generated = subprocess.run([dbt, "docs", "generate", "--quiet"], cwd=DBT_PROJECT_DIR)
     if generated.returncode != 0:
         print(

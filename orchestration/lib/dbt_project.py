@@ -1,8 +1,8 @@
 """The dbt project as Dagster sees it: the cached project, its manifest, and the dbt CLI.
 
 Nothing here runs at import time. ``ensure_manifest()`` is called when definitions load
-(``orchestration/definitions.py``) and re-parses only when a dbt file changed; tests call
-``prepare()`` once per session.
+(``orchestration/definitions.py``) and re-parses only when a dbt file changed; the test
+suite calls it once before its workers start (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -10,27 +10,57 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
-from ml.common.settings import DBT_PROJECT_DIR, Paths, duckdb_memory_limit, export_environment
+from ml.common.settings import (
+    DBT_PARSE_DIR,
+    DBT_PROJECT_DIR,
+    Paths,
+    duckdb_memory_limit,
+    export_environment,
+)
 
 # The first day an incremental build recomputes (read by dbt_project/macros/incremental.sql).
 INCREMENTAL_FROM = "FTI_INCREMENTAL_FROM"
+PARSE_STATE = "partial_parse.msgpack"  # what dbt reads and writes in its target folder
 
 
 @functools.cache
 def dbt_project() -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target_path=DBT_PARSE_DIR.relative_to(DBT_PROJECT_DIR),
+    )
 
 
 def prepare() -> DbtProject:
-    """Write ``target/manifest.json`` with ``dbt parse``."""
+    """Write the manifest (``DBT_PARSE_DIR``) with ``dbt parse``, replacing it in one step.
+
+    Every process that loads the Dagster definitions reads the manifest (each `fti` command
+    that runs the pipeline, `fti ui`'s code server), and `fti ui` parses again as it starts:
+    dbt writing the file in place let a pipeline starting meanwhile read half of it. The
+    parse runs in a folder of its own, from the last parse's state, and its manifest is
+    renamed over the old one, so a reader finds the old file or the new, whole.
+    """
     export_environment()
     project = dbt_project()
-    project.preparer.prepare(project)
+    target = project.project_dir / project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="parse-", dir=target))
+    try:
+        if (target / PARSE_STATE).exists():
+            shutil.copyfile(target / PARSE_STATE, scratch / PARSE_STATE)
+        FtiDbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=scratch).wait()
+        for name in (PARSE_STATE, "manifest.json"):
+            (scratch / name).replace(target / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return project
 
 

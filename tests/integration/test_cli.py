@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.helpers import fti
+from tests.helpers import fti, said
 
 pytestmark = pytest.mark.slow
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 def test_demo_on_a_users_own_log(users_own_log, tmp_path):
     run, home = users_own_log.run, users_own_log.home
     customers, broken = users_own_log.customers, users_own_log.broken
-    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.returncode == 0, said(run)
     assert "champion model : churn v1" in run.stdout
 
     report = json.loads(fti("status", "--json", home=home).stdout)

@@ -34,6 +34,7 @@ from tests.helpers import (
     fti,
     light_training_file,
     point_env_at,
+    said,
     spark_build,
 )
 from tests.unit.features.test_features_sql import AS_OF, COLUMNS, EXPECTED, LOG
@@ -136,7 +137,7 @@ def test_features_historical_on_spark(spark_pipeline, pipeline_home, tmp_path):
             str(out),
             home=home.home,
         )
-        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.returncode == 0, said(run)
         outputs[name] = pd.read_parquet(out)
     assert "(Spark)" in run.stdout
     pd.testing.assert_frame_equal(outputs["spark"], outputs["duckdb"])
@@ -170,7 +171,7 @@ def test_users_own_log_on_both_engines(users_own_log, tmp_path):
         *("--engine", "spark", "--training-config", light),
         home=home,
     )
-    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.returncode == 0, said(run)
     duck, spark = Paths(users_own_log.home.resolve()), Paths(home.resolve())
     with pytest.MonkeyPatch.context() as mp:
         point_env_at(duck.home, mp)

@@ -13,7 +13,7 @@ from ml.inference import publication
 from ml.ingestion.generator import DAYS, START, continuation, generate
 from ml.monitoring import report
 from tests.browser import held_warehouse, served_dashboard, visit_pages
-from tests.helpers import fti, light_training_file
+from tests.helpers import fti, light_training_file, said
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def test_simulated_days_with_drift_through_the_daily_path(copied_home, tmp_path)
         str(light_training_file(tmp_path)),
         home=home,
     )
-    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.returncode == 0, said(run)
     assert "RETRAINING REQUESTED" in run.stdout and "retrained (" in run.stdout
 
     monitoring = json.loads(fti("monitor", "--json", home=home).stdout)
@@ -140,7 +140,7 @@ def test_users_own_log_in_monthly_files_through_fti_update(tmp_path):
     home = tmp_path / "home"
     light = ["--training-config", str(light_training_file(tmp_path))]
     run = fti("demo", "--transactions", str(tmp_path / "history.csv"), *light, home=home)
-    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.returncode == 0, said(run)
     months = users(more).groupby(more["transaction_ts"].dt.to_period("M"), sort=True)
     retrained_for_request = False
     raised = []
@@ -148,7 +148,7 @@ def test_users_own_log_in_monthly_files_through_fti_update(tmp_path):
         path = tmp_path / f"{month}.csv"
         rows.to_csv(path, index=False)
         run = fti("update", "--transactions", str(path), *light, home=home)
-        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.returncode == 0, said(run)
         retrained_for_request |= "training a new version (retraining was requested" in run.stdout
         state = report.read(Paths(home.resolve()))  # what `fti monitor --json` prints
         if state["retraining"]["requested"]:

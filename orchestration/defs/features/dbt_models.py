@@ -18,7 +18,7 @@ from ml.features.dbt_manifest import load_manifest
 from ml.ingestion import load_log
 from ml.monitoring import health
 from orchestration.defs.ingestion.daily import incremental_start
-from orchestration.lib.dbt_project import build_args, dbt_project, spark_build_args
+from orchestration.lib.dbt_project import PARSE_STATE, build_args, dbt_project, spark_build_args
 from orchestration.lib.dbt_translator import FtiDbtTranslator
 from orchestration.lib.keys import WAREHOUSE_POOL
 from orchestration.lib.resources import FtiHome, Warehouse
@@ -61,7 +61,6 @@ def _failed_nodes(results: list[dict]) -> list[str]:
 
 
 DUCKDB = {"FTI_ENGINE": "duckdb"}
-PARSE_STATE = "partial_parse.msgpack"  # what dbt reads and writes in its target folder
 
 
 def _invoke(context, dbt: DbtCliResource, args: list[str], env: dict[str, str], paths: Paths):
