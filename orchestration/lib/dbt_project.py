@@ -17,6 +17,7 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
+from ml.common.errors import FtiError
 from ml.common.settings import (
     DBT_PARSE_DIR,
     DBT_PROJECT_DIR,
@@ -39,29 +40,55 @@ def dbt_project() -> DbtProject:
     )
 
 
+class DbtProjectError(FtiError):
+    """The dbt project does not parse (a model refers to one that does not exist, bad YAML):
+    nothing can run until it is mended, and the manifest of the last good parse is kept."""
+
+
 def prepare() -> DbtProject:
-    """Write the manifest (``DBT_PARSE_DIR``) with ``dbt parse``, replacing it in one step.
+    """Bring the manifest Dagster and the feature store read (``DBT_PARSE_DIR``) up to date."""
+    export_environment()
+    project = dbt_project()
+    parse(project)
+    return project
+
+
+def parse(project: DbtProject) -> None:
+    """``dbt parse`` into ``project.manifest_path``, replacing the old manifest in one step.
 
     Every process that loads the Dagster definitions reads the manifest (each `fti` command
     that runs the pipeline, `fti ui`'s code server), and `fti ui` parses again as it starts:
     dbt writing the file in place let a pipeline starting meanwhile read half of it. The
     parse runs in a folder of its own, from the last parse's state, and its manifest is
-    renamed over the old one, so a reader finds the old file or the new, whole.
+    renamed over the old one, so a reader finds the old file or the new, whole. dbt's log
+    of the latest parse stays beside the manifest.
     """
-    export_environment()
-    project = dbt_project()
-    target = project.project_dir / project.target_path
+    target = project.manifest_path.parent
     target.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="parse-", dir=target))
     try:
         if (target / PARSE_STATE).exists():
             shutil.copyfile(target / PARSE_STATE, scratch / PARSE_STATE)
-        FtiDbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=scratch).wait()
+        invocation = FtiDbtCliResource(project_dir=project).cli(
+            ["parse", "--quiet"], target_path=scratch, raise_on_error=False
+        )
+        errors = [
+            event.raw_event["info"]["msg"]
+            for event in invocation.stream_raw_events()
+            if event.raw_event["info"].get("level") == "error"
+        ]
+        if (scratch / "dbt.log").exists():
+            (scratch / "dbt.log").replace(target / "dbt.log")
+        if not invocation.is_successful():
+            detail = "\n".join(errors) or "no error in its output"
+            raise DbtProjectError(
+                f"dbt cannot parse {project.project_dir}: {detail}\n"
+                f"(dbt's log: {target / 'dbt.log'})"
+            )
         for name in (PARSE_STATE, "manifest.json"):
             (scratch / name).replace(target / name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return project
 
 
 def ensure_manifest() -> DbtProject:

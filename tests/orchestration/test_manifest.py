@@ -3,9 +3,14 @@ processes (a pipeline run, the suite's second worker) are loading the Dagster de
 from the same file."""
 
 import json
+import shutil
 import threading
 
-from orchestration.lib.dbt_project import prepare
+import pytest
+from dagster_dbt import DbtProject
+
+from ml.common.settings import DBT_PROJECT_DIR
+from orchestration.lib.dbt_project import DbtProjectError, parse, prepare
 
 
 def test_a_parse_replaces_the_manifest_in_one_step(fti_home, dbt_manifest):
@@ -37,3 +42,20 @@ def test_a_parse_replaces_the_manifest_in_one_step(fti_home, dbt_manifest):
         r for r in reads if not isinstance(r, int)
     ][:3]
     assert not list(dbt_manifest.parent.glob("parse-*"))
+
+
+def test_a_project_that_does_not_parse_is_named_and_the_last_manifest_kept(fti_home, tmp_path):
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    project = DbtProject(copy, profiles_dir=copy, target_path="target/fti")
+    parse(project)
+    good = project.manifest_path.read_bytes()
+    model = copy / "models" / "intermediate" / "int_customer_daily.sql"
+    model.write_text('{{ ref("no_such_model") }}\n' + model.read_text())
+    with pytest.raises(DbtProjectError) as raised:
+        parse(project)
+    assert "int_customer_daily" in raised.value.message
+    assert "depends on a node named 'no_such_model'" in raised.value.message
+    assert project.manifest_path.read_bytes() == good
+    assert "no_such_model" in (project.manifest_path.parent / "dbt.log").read_text()
+    assert not list(project.manifest_path.parent.glob("parse-*"))
