@@ -21,12 +21,12 @@ def fti_home(tmp_path, monkeypatch) -> Paths:
 
 
 def pytest_configure(config):
-    """Parse the dbt project once, before any test runs, in the process that hands tests to
-    the workers (`make test` runs two, pytest-xdist). The manifest (``DBT_PARSE_DIR``) is
-    shared by every process of the suite and read while Dagster loads its definitions: parsed
-    here, ahead of them all, each worker finds it up to date (``ensure_manifest``) rather than
-    every one parsing it again."""
-    if hasattr(config, "workerinput"):
+    """With several workers (`make test` runs two, pytest-xdist), parse the dbt project once,
+    in the process that hands them their tests, before they start. The manifest
+    (``DBT_PARSE_DIR``) is shared by every process of the suite and read while Dagster loads
+    its definitions: each worker then finds it up to date (``ensure_manifest``) rather than
+    every one parsing it again. A run in one process parses when a test first needs it."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
         return
     from orchestration.lib.dbt_project import ensure_manifest
 
@@ -37,13 +37,12 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
-    """The parsed project's manifest (parsed in ``pytest_configure``), for tests that load
-    the Dagster definitions."""
-    from orchestration.lib.dbt_project import dbt_project
+    """The parsed project's manifest, for tests that load the Dagster definitions."""
+    from orchestration.lib.dbt_project import ensure_manifest
 
-    manifest = dbt_project().manifest_path
-    assert manifest.exists(), manifest
-    return manifest
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as mp:
+        point_env_at(Path(folder), mp)
+        return ensure_manifest().manifest_path
 
 
 @pytest.fixture(scope="session")
