@@ -85,8 +85,9 @@ def parse(project: DbtProject) -> None:
                 f"dbt cannot parse {project.project_dir}: {detail}\n"
                 f"(dbt's log: {target / 'dbt.log'})"
             )
-        for name in (PARSE_STATE, "manifest.json"):
-            (scratch / name).replace(target / name)
+        if (scratch / PARSE_STATE).exists():  # not when partial parsing is off
+            (scratch / PARSE_STATE).replace(target / PARSE_STATE)
+        (scratch / "manifest.json").replace(project.manifest_path)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
