@@ -7,9 +7,12 @@ accident. Paths are absolute because dbt, MLflow and Dagster each run from other
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from ml.common.errors import FtiError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -89,9 +92,30 @@ def duckdb_memory_limit() -> str:
     ``FTI_DUCKDB_MEMORY_LIMIT`` (any DuckDB size, e.g. ``2GB``) or a quarter of the RAM."""
     configured = os.environ.get("FTI_DUCKDB_MEMORY_LIMIT", "").strip()
     if configured:
-        return configured.replace("'", "")
+        return _usable_memory_limit(configured.replace("'", ""))
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return f"{max(MIN_MEMORY_GB, int(total * MEMORY_SHARE / 2**30))}GB"
+
+
+class SettingError(FtiError):
+    """An environment variable the project reads holds a value it cannot use."""
+
+
+@functools.cache
+def _usable_memory_limit(value: str) -> str:
+    """``value``, once DuckDB has taken it: a size it cannot read would otherwise pass into
+    the run and fail every step on a parser error that does not name the variable."""
+    import duckdb
+
+    try:
+        with duckdb.connect() as con:
+            con.execute(f"set memory_limit = '{value}'")
+    except duckdb.Error as exc:
+        raise SettingError(
+            f"FTI_DUCKDB_MEMORY_LIMIT={value} is not a size DuckDB takes ({exc}); "
+            "give one such as 4GB or 500MB, or unset it for a quarter of the RAM"
+        ) from exc
+    return value
 
 
 def paths() -> Paths:
@@ -101,13 +125,14 @@ def paths() -> Paths:
 def export_environment(p: Paths | None = None) -> Paths:
     """Publish the resolved locations to the environment read by dbt, MLflow and Dagster."""
     p = p or paths()
+    memory_limit = duckdb_memory_limit()  # a bad setting refused before anything is written
     p.home.mkdir(parents=True, exist_ok=True)
     os.environ["FTI_HOME"] = str(p.home)
     os.environ["FTI_WAREHOUSE"] = str(p.warehouse)
     os.environ["MLFLOW_TRACKING_URI"] = p.tracking_uri
     os.environ["DAGSTER_HOME"] = str(p.dagster_home)
     # dbt's profile reads these, so the dbt build is bounded like the project's connections.
-    os.environ["FTI_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
+    os.environ["FTI_DUCKDB_MEMORY_LIMIT"] = memory_limit
     os.environ["FTI_DUCKDB_SPILL"] = str(p.duckdb_spill)
     # Copying a run's artifacts is local; its progress bar would only litter the run's log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

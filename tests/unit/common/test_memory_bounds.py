@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ml.common import settings, warehouse
 from orchestration.lib.dbt_project import FtiDbtCliResource, dbt_project
+from tests.helpers import fti
 
 SETTINGS_SQL = "select current_setting('memory_limit') as m, current_setting('temp_directory') as t"
 
@@ -28,6 +30,19 @@ def test_the_setting_bounds_every_connection(fti_home, monkeypatch):
         assert con.execute(SETTINGS_SQL).fetchall()[0] == expected
     with warehouse.connect() as con:  # in memory: validation rehearsals, Parquet readers
         assert con.execute(SETTINGS_SQL).fetchall()[0] == expected
+
+
+def test_a_size_duckdb_cannot_read_is_refused_naming_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTI_DUCKDB_MEMORY_LIMIT", "2.5 GB")
+    assert settings.duckdb_memory_limit() == "2.5 GB"
+    monkeypatch.setenv("FTI_DUCKDB_MEMORY_LIMIT", "banana")
+    with pytest.raises(settings.SettingError, match="FTI_DUCKDB_MEMORY_LIMIT=banana"):
+        settings.duckdb_memory_limit()
+    # Before anything runs: `fti` exits 2 with the message, and no home is created.
+    run = fti("demo", "--customers", "200", home=tmp_path / "home")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("fti: FTI_DUCKDB_MEMORY_LIMIT=banana is not a size"), run.stderr
+    assert not (tmp_path / "home").exists()
 
 
 def test_the_default_is_a_quarter_of_the_memory_in_whole_gigabytes(monkeypatch):
