@@ -8,7 +8,6 @@ Request data never reaches SQL text: ids are validated here and bound as paramet
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from ml.common import customer_ids, threads
+from ml.common import customer_ids, settings, threads
 from ml.common.errors import FtiError
 from ml.common.settings import Paths
 from ml.common.settings import paths as resolve_paths
@@ -197,7 +196,7 @@ def create_app(
     threads.limit_for_serving()
     paths = paths or resolve_paths()
     if challenger_share is None:
-        challenger_share = float(os.environ.get("FTI_CHALLENGER_SHARE", "0"))
+        challenger_share = settings.share(settings.CHALLENGER_SHARE, 0.0)
     predictor = Predictor(
         paths,
         refresh_seconds=refresh_seconds,

@@ -7,6 +7,7 @@ accident. Paths are absolute because dbt, MLflow and Dagster each run from other
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from dataclasses import dataclass
@@ -118,6 +119,55 @@ def _usable_memory_limit(value: str) -> str:
     return value
 
 
+def whole_number(name: str) -> int | None:
+    """Environment variable ``name`` as a whole number of at least 1; None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingError(f"{name}={raw} is not a whole number of at least 1")
+    return int(raw)
+
+
+def day(name: str, default: str) -> str:
+    """Environment variable ``name`` as a YYYY-MM-DD day, ``default`` when unset."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise SettingError(f"{name}={raw} is not a day (YYYY-MM-DD)") from exc
+    return raw
+
+
+def share(name: str, default: float) -> float:
+    """Environment variable ``name`` as a share between 0 and 1, ``default`` when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SettingError(f"{name}={raw} is not a share between 0 and 1")
+    return value
+
+
+# The settings read beyond this module, and how each is read: checked together as a command
+# starts (``export_environment``), so a bad value stops it before anything runs instead of
+# failing the step, the definitions' load or the server that reads it.
+THREADS = "FTI_THREADS"  # threads of a training fit (ml/common/threads.py)
+PARTITION_START = "FTI_PARTITION_START"  # the first daily partition
+CHALLENGER_SHARE = "FTI_CHALLENGER_SHARE"  # the API's share of requests sent to the challenger
+
+
+def check_settings() -> None:
+    duckdb_memory_limit()
+    whole_number(THREADS)
+    day(PARTITION_START, "2023-01-01")
+    share(CHALLENGER_SHARE, 0.0)
+
+
 def paths() -> Paths:
     return Paths(Path(os.environ.get("FTI_HOME", REPO_ROOT / "data")).resolve())
 
@@ -125,7 +175,8 @@ def paths() -> Paths:
 def export_environment(p: Paths | None = None) -> Paths:
     """Publish the resolved locations to the environment read by dbt, MLflow and Dagster."""
     p = p or paths()
-    memory_limit = duckdb_memory_limit()  # a bad setting refused before anything is written
+    check_settings()  # a bad setting refused before anything is written
+    memory_limit = duckdb_memory_limit()
     p.home.mkdir(parents=True, exist_ok=True)
     os.environ["FTI_HOME"] = str(p.home)
     os.environ["FTI_WAREHOUSE"] = str(p.warehouse)

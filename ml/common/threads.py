@@ -19,6 +19,8 @@ import time
 
 from threadpoolctl import threadpool_limits
 
+from ml.common import settings
+
 
 def _cores() -> int:
     if hasattr(os, "sched_getaffinity"):
@@ -42,9 +44,9 @@ def _runnable_elsewhere(samples: int = 5, interval: float = 0.01) -> int:
 
 
 def fitting_threads() -> int:
-    configured = os.environ.get("FTI_THREADS", "").strip()
-    if configured:
-        return max(1, int(configured))
+    configured = settings.whole_number(settings.THREADS)
+    if configured is not None:
+        return configured
     cores = _cores()
     return max(1, cores - min(_runnable_elsewhere(), cores - 1))
 

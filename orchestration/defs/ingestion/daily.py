@@ -8,19 +8,19 @@ Files land in ``FTI_HOME/landing/<YYYY-MM-DD>.csv`` (or ``.parquet``), same colu
 """
 
 import datetime as dt
-import os
 import warnings
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
+from ml.common import settings
 from ml.ingestion import raw_log
 from orchestration.lib.keys import DAILY_TRANSACTIONS, WAREHOUSE_POOL
 from orchestration.lib.resources import FtiHome, Warehouse
 
 DAILY = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("FTI_PARTITION_START", "2023-01-01"), end_offset=1
+    start_date=settings.day(settings.PARTITION_START, "2023-01-01"), end_offset=1
 )
 
 

@@ -15,8 +15,6 @@ def _busy() -> None:
 def test_fti_threads_is_taken_as_given(monkeypatch):
     monkeypatch.setenv("FTI_THREADS", "3")
     assert threads.fitting_threads() == 3
-    monkeypatch.setenv("FTI_THREADS", "0")
-    assert threads.fitting_threads() == 1
 
 
 def test_one_thread_fewer_per_busy_process_but_never_none(monkeypatch):
