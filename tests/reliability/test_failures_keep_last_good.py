@@ -327,6 +327,7 @@ def test_killed_runs_leave_the_last_good_state_and_the_next_run_completes(
     finally:
         server.stdin.close()
         server.wait(timeout=60)
+        server.stdout.close()
         log.close()
 
     after = published_state(paths)
