@@ -177,7 +177,10 @@ def export_environment(p: Paths | None = None) -> Paths:
     p = p or paths()
     check_settings()  # a bad setting refused before anything is written
     memory_limit = duckdb_memory_limit()
-    p.home.mkdir(parents=True, exist_ok=True)
+    try:
+        p.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingError(f"FTI_HOME={p.home} cannot hold the home: {exc.strerror}") from exc
     os.environ["FTI_HOME"] = str(p.home)
     os.environ["FTI_WAREHOUSE"] = str(p.warehouse)
     os.environ["MLFLOW_TRACKING_URI"] = p.tracking_uri

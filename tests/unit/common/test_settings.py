@@ -50,3 +50,10 @@ def test_fti_stops_before_anything_runs(tmp_path, monkeypatch):
     assert run.returncode == 2, run.stderr
     assert run.stderr == "fti: FTI_PARTITION_START=yesterday is not a day (YYYY-MM-DD)\n"
     assert not (tmp_path / "home").exists()
+
+
+def test_a_home_that_cannot_be_made_is_named(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    run = fti("status", home=tmp_path / "a_file")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == f"fti: FTI_HOME={tmp_path / 'a_file'} cannot hold the home: File exists\n"
