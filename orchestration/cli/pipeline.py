@@ -18,6 +18,7 @@ from ml.engines import ENGINES
 from ml.ingestion import generator
 from ml.ingestion.raw_log import InputError, validate_customers, validate_file
 from ml.monitoring import report
+from orchestration.cli.arguments import at_least_one
 from orchestration.cli.output import print_summary, run_output
 from orchestration.lib.keys import RAW_TRANSACTIONS
 from orchestration.runner import (
@@ -254,7 +255,7 @@ def _run_options(command: argparse.ArgumentParser, loads_attributes: bool = True
 
 def add_commands(sub) -> None:
     demo = sub.add_parser("demo", help="run the whole pipeline headless through Dagster")
-    demo.add_argument("--customers", type=int, default=5000, help="customers to generate")
+    demo.add_argument("--customers", type=at_least_one, default=5000, help="customers to generate")
     demo.add_argument("--seed", type=int, default=7, help="seed of the generated data")
     demo.add_argument(
         "--transactions",
@@ -286,8 +287,10 @@ def add_commands(sub) -> None:
         "simulate",
         help="continue the generated log day by day through the daily path (drift optional)",
     )
-    simulate.add_argument("--days", type=int, default=120, help="days to continue (default 120)")
-    simulate.add_argument("--step", type=int, default=7, help="days per run (default 7)")
+    simulate.add_argument(
+        "--days", type=at_least_one, default=120, help="days to continue (default 120)"
+    )
+    simulate.add_argument("--step", type=at_least_one, default=7, help="days per run (default 7)")
     simulate.add_argument(
         "--drift-from",
         type=int,
@@ -297,7 +300,9 @@ def add_commands(sub) -> None:
     simulate.add_argument(
         "--spend-scale", type=float, default=1.6, help="basket scale of the drift (default 1.6)"
     )
-    simulate.add_argument("--customers", type=int, default=5000, help="as given to `fti demo`")
+    simulate.add_argument(
+        "--customers", type=at_least_one, default=5000, help="as given to `fti demo`"
+    )
     simulate.add_argument("--seed", type=int, default=7, help="as given to `fti demo`")
     simulate.add_argument(
         "--no-retrain",

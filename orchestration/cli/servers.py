@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ml.common.errors import NotReady
 from ml.common.settings import DBT_PROJECT_DIR, REPO_ROOT
+from orchestration.cli.arguments import at_least_one
 from orchestration.runner import prepare_environment
 
 BIN = Path(sys.executable).parent
@@ -121,6 +122,6 @@ def add_commands(sub) -> None:
     serve = _server(
         sub, "serve", "the online prediction API (POST /predict, /docs)", 8000, cmd_serve
     )
-    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--workers", type=at_least_one, default=1, help="uvicorn worker processes")
     _server(sub, "docs", "dbt docs: feature lineage and descriptions", 8080, cmd_docs)
     _server(sub, "mlflow", "the MLflow UI on the project's tracking store", 5000, cmd_mlflow)
