@@ -118,14 +118,15 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 def cmd_daily(args: argparse.Namespace) -> int:
     """Run daily partitions (files landed in FTI_HOME/landing/<day>.csv) as one run."""
+    from orchestration.defs.ingestion.daily import day_range
+
     paths = prepare_environment()
+    first, last = day_range(args.first, args.last)
     if not paths.warehouse.exists():
         raise NotReady("nothing is loaded yet: run `fti demo` first")
     with run_output(paths, "daily", args.verbose) as display:
-        ok, detail = run_days(
-            args.first, args.last, progress=display.logger(), timezone=args.timezone
-        )
-    headline = f"Days {args.first}..{args.last or args.first} processed"
+        ok, detail = run_days(first, last, progress=display.logger(), timezone=args.timezone)
+    headline = f"Days {first}..{last} processed"
     return _report(ok, detail, paths, display.log_path, "daily run", headline)
 
 

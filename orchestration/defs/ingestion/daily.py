@@ -16,12 +16,40 @@ from pydantic import Field
 
 from ml.common import settings
 from ml.ingestion import raw_log
+from ml.ingestion.raw_log import InputError
 from orchestration.lib.keys import DAILY_TRANSACTIONS, WAREHOUSE_POOL
 from orchestration.lib.resources import FtiHome, Warehouse
 
 DAILY = dg.DailyPartitionsDefinition(
     start_date=settings.day(settings.PARTITION_START, "2023-01-01"), end_offset=1
 )
+
+
+def day_range(first: str, last: str | None) -> tuple[str, str]:
+    """``first``..``last`` (default ``first``) as partition keys of ``DAILY``, refused with the
+    reason when they are not days, come in the wrong order, or lie outside the partitions
+    (Dagster accepts a range ending past the last one and fails deep in the run on one
+    starting before the first)."""
+
+    def as_day(text: str) -> dt.date:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"{text} is not a day (YYYY-MM-DD)") from None
+
+    start, end = as_day(first), as_day(last or first)
+    if end < start:
+        raise InputError(f"the last day {end} is before the first, {start}")
+    earliest = DAILY.start.date()
+    latest = dt.date.fromisoformat(DAILY.get_last_partition_key())
+    if start < earliest:
+        raise InputError(
+            f"{start} is before the first daily partition, {earliest} "
+            f"(set by {settings.PARTITION_START})"
+        )
+    if end > latest:
+        raise InputError(f"{end} is after the last daily partition, {latest} (today)")
+    return start.isoformat(), end.isoformat()
 
 
 SUFFIXES = (".csv", ".parquet")
