@@ -169,16 +169,31 @@ def print_summary(report: dict[str, object], headline: str) -> None:
     metrics = champion.get("metrics", {})
     predictions = report["predictions"]
     print(f"\n{headline}  (FTI_HOME={report['fti_home']})")
-    print(f"  champion model : {champion.get('name')} v{champion.get('version')}")
+    if not champion and not predictions["rows"] and not report["published_at"]:
+        print("  nothing built in this home yet")
+        print("Next: `fti demo` (generated data) or `fti demo --transactions YOUR_LOG.csv`.")
+        return
     print(
-        "  holdout        : "
-        + ", ".join(
-            f"{k} {metrics[k]:.3f}"
-            for k in ("roc_auc", "pr_auc", "precision", "recall", "f1")
-            if k in metrics
+        "  champion model : "
+        + (f"{champion['name']} v{champion['version']}" if champion else "none yet")
+    )
+    if metrics:
+        print(
+            "  holdout        : "
+            + ", ".join(
+                f"{k} {metrics[k]:.3f}"
+                for k in ("roc_auc", "pr_auc", "precision", "recall", "f1")
+                if k in metrics
+            )
+        )
+    print(
+        "  predictions    : "
+        + (
+            f"{predictions['rows']} customers as of {predictions['as_of']}"
+            if predictions["rows"]
+            else "none published yet"
         )
     )
-    print(f"  predictions    : {predictions['rows']} customers as of {predictions['as_of']}")
     reasons = ", ".join(f"{n} {reason}" for reason, n in report["rejected_by_reason"].items())
     print(f"  rejected rows  : {report['rejected_rows']}" + (f" ({reasons})" if reasons else ""))
     for stage, outcome in report["health"].items():
