@@ -72,3 +72,7 @@ def test_status_before_anything_is_built(tmp_path):
     assert run.returncode == 0
     report = json.loads(run.stdout)
     assert report["champion"] is None and report["predictions"]["rows"] == 0
+    run = fti("status", home=tmp_path / "empty")
+    assert run.returncode == 0
+    assert "nothing built in this home yet" in run.stdout
+    assert "Next: `fti demo` (generated data)" in run.stdout and "None" not in run.stdout
