@@ -96,7 +96,7 @@ def _historical(args) -> dict[str, object]:
     DuckDB types it), the retrieval in Spark SQL, the result written to ``--out``. The result
     passes through this process, so it suits spines that fit in memory."""
     from ml.common.warehouse import connect
-    from ml.features.retrieval import read_spine
+    from ml.features.retrieval import output_format, read_spine
     from ml.features.spark_retrieval import historical_features
     from ml.features.views import feature_views, resolve
 
@@ -109,7 +109,7 @@ def _historical(args) -> dict[str, object]:
     selection = resolve(feature_views(load_manifest()), references)
     found = historical_features(spark, spark.createDataFrame(spine), selection).toArrow()
     out = str(Path(args.out)).replace("'", "''")
-    fmt = "parquet" if Path(args.out).suffix.lower() in (".parquet", ".pq") else "csv, header true"
+    fmt = output_format(args.spine, args.out)
     with connect(":memory:") as con:  # the writer the DuckDB engine uses
         con.register("found", found)
         con.execute(f"copy found to '{out}' (format {fmt})")

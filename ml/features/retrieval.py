@@ -297,17 +297,40 @@ def get_historical_features(
         con.unregister("_spine_frame")
 
 
+class OutputError(FtiError, ValueError):
+    """The retrieval's output file cannot be written where it was asked for; nothing was."""
+
+
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv, header true"}
+
+
+def output_format(spine_path: Path | str, out_path: Path | str) -> str:
+    """DuckDB's COPY format for ``out_path``, refused before anything is read when the file
+    could not be written, would be written in another format than its name says, or would
+    overwrite the spine it is computed from."""
+    out = Path(out_path)
+    fmt = OUTPUT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise OutputError(
+            f"{out.name}: unsupported output type '{out.suffix}'; give .parquet or .csv"
+        )
+    if not out.parent.is_dir():
+        raise OutputError(f"{out}: no folder {out.parent}")
+    if out.exists() and out.resolve() == Path(spine_path).resolve():
+        raise OutputError(f"{out} is the spine itself; write the features to another file")
+    return fmt
+
+
 def write_historical_features(
     con: duckdb.DuckDBPyConnection,
     spine_path: Path | str,
     out_path: Path | str,
     selection: dict[FeatureView, list[str]],
 ) -> int:
-    """Stream point-in-time features for a spine file into a Parquet (by suffix) or CSV file."""
+    """Stream point-in-time features for a spine file into a Parquet or CSV file (by suffix)."""
+    fmt = output_format(spine_path, out_path)
     spine = read_spine(con, spine_path)
-    out = Path(out_path)
-    fmt = "parquet" if out.suffix.lower() in (".parquet", ".pq") else "csv, header true"
-    target = str(out).replace("'", "''")
+    target = str(out_path).replace("'", "''")
     retrieve(
         con,
         spine,

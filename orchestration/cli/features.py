@@ -36,7 +36,7 @@ def cmd_features_historical(args: argparse.Namespace) -> int:
 
     from ml import engines
     from ml.common.warehouse import connect
-    from ml.features.retrieval import SpineError, write_historical_features
+    from ml.features.retrieval import SpineError, output_format, write_historical_features
     from ml.features.views import feature_views, resolve
     from orchestration.lib.dbt_project import ensure_manifest
 
@@ -44,6 +44,7 @@ def cmd_features_historical(args: argparse.Namespace) -> int:
     ensure_manifest()
     references = [r.strip() for r in args.features.split(",")] if args.features else None
     selection = resolve(feature_views(), references)
+    output_format(args.spine, args.out)  # before Spark starts, or the warehouse opens
     if not paths.warehouse.exists():
         raise SpineError(f"no warehouse at {paths.warehouse}: run `fti demo` first")
     if engines.current(paths) == "spark":
@@ -59,6 +60,8 @@ def cmd_features_historical(args: argparse.Namespace) -> int:
         with connect(paths.warehouse, read_only=True) as con:
             rows = write_historical_features(con, args.spine, args.out, selection)
     except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
         raise WarehouseBusy(f"the warehouse is busy (a pipeline run is writing it): {exc}") from exc
     columns = sum(len(features) for features in selection.values())
     print(f"wrote {rows} rows with {columns} features to {args.out}")

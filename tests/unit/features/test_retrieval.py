@@ -228,3 +228,21 @@ def test_a_shared_hash_runs_the_retrieval_again_on_the_ids():
     queries.clear()
     assert retrieve(con, "_spine", selection, run)["daily__x"].tolist()[:2] == [1.0, 2.0]
     assert len(queries) == 1 and "hash(" in queries[0]
+
+
+def test_an_output_that_cannot_be_written_as_asked_is_refused_before_reading(tmp_path):
+    output_format, OutputError = retrieval.output_format, retrieval.OutputError
+    spine = tmp_path / "spine.csv"
+    spine.write_text("customer_id,event_timestamp\nC1,2025-01-01\n")
+    assert output_format(spine, tmp_path / "out.parquet") == "parquet"
+    assert output_format(spine, tmp_path / "OUT.CSV") == "csv, header true"
+    refused = {
+        tmp_path / "out.json": "out.json: unsupported output type '.json'; give .parquet or .csv",
+        tmp_path / "nowhere" / "out.csv": f"{tmp_path / 'nowhere' / 'out.csv'}: no folder",
+        tmp_path / "." / "spine.csv": "is the spine itself; write the features to another file",
+    }
+    for out, said in refused.items():
+        with pytest.raises(OutputError) as raised:
+            output_format(spine, out)
+        assert said in raised.value.message
+    assert spine.read_text() == "customer_id,event_timestamp\nC1,2025-01-01\n"
