@@ -30,7 +30,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
 
-from ml.common.errors import NotFound, NotReady
+from ml.common.errors import FtiError, NotFound, NotReady
 from ml.common.model_input import categorical_columns, input_columns, model_input
 from ml.common.settings import MODEL_NAME, Paths
 from ml.features import on_demand
@@ -51,6 +51,30 @@ class UnknownCustomer(NotFound):
     def __init__(self, ids: list[str]) -> None:
         super().__init__(f"unknown customer id(s): {', '.join(ids)}")
         self.ids = ids
+
+
+class BeforeTheFeatures(FtiError):
+    """A prediction asked for a time before the day of the features the online store holds:
+    it holds each customer's latest features only, which that time could not have known."""
+
+    http_status = 422
+
+
+def check_as_of(when: datetime, watermark: dict[str, dict]) -> None:
+    """Refuse ``when`` earlier than the day of any view's latest features (the online store's
+    watermark); the day itself is allowed, as batch scoring as of that day uses them."""
+    days = {
+        view: datetime.fromisoformat(str(mark["as_of"])).date()
+        for view, mark in watermark.items()
+        if mark.get("as_of")  # a view with no rows yet
+    }
+    latest = max(days, key=days.get, default=None)
+    if latest is not None and when.date() < days[latest]:
+        raise BeforeTheFeatures(
+            f"as_of {when.isoformat(timespec='seconds')} is before the features the online store "
+            f"holds ({latest} as of {days[latest]}); it serves the latest features only, for "
+            f"{days[latest]} or later: `fti features historical` gives those of a past time"
+        )
 
 
 @dataclass(frozen=True)
@@ -316,6 +340,7 @@ class Predictor:
                 found = lookup(state.store, state.watermark, members, variant.pinned)
             if found.missing:
                 raise UnknownCustomer(found.missing)
+            check_as_of(when, found.watermark)
             rows = [dict(found.rows[i]) for i in members]
             if rows and on_demand.LAST_PURCHASE in rows[0]:
                 days = on_demand.days_since_last_purchase(

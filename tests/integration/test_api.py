@@ -114,6 +114,10 @@ def test_errors(client):
         path = "/predict/batch" if "customer_ids" in body else "/predict"
         assert client.post(path, json=body).status_code == 422, body
     assert client.post("/predict", content=b"not json").status_code == 422
+    # Before the day of the features held (2025-12-30): they could not have been known then.
+    early = client.post("/predict", json={"customer_id": "C0000001", "as_of": "2025-12-29"})
+    assert early.status_code == 422
+    assert "is before the features the online store holds" in early.json()["detail"]
     assert client.get("/health").json()["status"] == "ok"
     model = client.get("/model").json()
     assert model["version"] == "1"
