@@ -196,7 +196,7 @@ def create_app(
     threads.limit_for_serving()
     paths = paths or resolve_paths()
     if challenger_share is None:
-        challenger_share = settings.share(settings.CHALLENGER_SHARE, 0.0)
+        challenger_share = settings.challenger_share()
     predictor = Predictor(
         paths,
         refresh_seconds=refresh_seconds,

@@ -153,19 +153,33 @@ def share(name: str, default: float) -> float:
     return value
 
 
-# The settings read beyond this module, and how each is read: checked together as a command
-# starts (``export_environment``), so a bad value stops it before anything runs instead of
-# failing the step, the definitions' load or the server that reads it.
-THREADS = "FTI_THREADS"  # threads of a training fit (ml/common/threads.py)
-PARTITION_START = "FTI_PARTITION_START"  # the first daily partition
-CHALLENGER_SHARE = "FTI_CHALLENGER_SHARE"  # the API's share of requests sent to the challenger
+# The settings read beyond this module, each through its function here: checked together as
+# a command starts (``export_environment``), so a bad value stops it before anything runs
+# instead of failing the step, the definitions' load or the server that reads it.
+THREADS = "FTI_THREADS"
+PARTITION_START = "FTI_PARTITION_START"
+
+
+def fitting_threads_setting() -> int | None:
+    """Threads of a training fit (ml/common/threads.py); None: decided by the idle cores."""
+    return whole_number(THREADS)
+
+
+def partition_start() -> str:
+    """The first daily partition."""
+    return day(PARTITION_START, "2023-01-01")
+
+
+def challenger_share() -> float:
+    """The API's share of customers scored by the challenger (0: champion only)."""
+    return share("FTI_CHALLENGER_SHARE", 0.0)
 
 
 def check_settings() -> None:
     duckdb_memory_limit()
-    whole_number(THREADS)
-    day(PARTITION_START, "2023-01-01")
-    share(CHALLENGER_SHARE, 0.0)
+    fitting_threads_setting()
+    partition_start()
+    challenger_share()
 
 
 def paths() -> Paths:
@@ -176,7 +190,6 @@ def export_environment(p: Paths | None = None) -> Paths:
     """Publish the resolved locations to the environment read by dbt, MLflow and Dagster."""
     p = p or paths()
     check_settings()  # a bad setting refused before anything is written
-    memory_limit = duckdb_memory_limit()
     try:
         p.home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -186,7 +199,7 @@ def export_environment(p: Paths | None = None) -> Paths:
     os.environ["MLFLOW_TRACKING_URI"] = p.tracking_uri
     os.environ["DAGSTER_HOME"] = str(p.dagster_home)
     # dbt's profile reads these, so the dbt build is bounded like the project's connections.
-    os.environ["FTI_DUCKDB_MEMORY_LIMIT"] = memory_limit
+    os.environ["FTI_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
     os.environ["FTI_DUCKDB_SPILL"] = str(p.duckdb_spill)
     # Copying a run's artifacts is local; its progress bar would only litter the run's log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

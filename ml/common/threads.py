@@ -44,7 +44,7 @@ def _runnable_elsewhere(samples: int = 5, interval: float = 0.01) -> int:
 
 
 def fitting_threads() -> int:
-    configured = settings.whole_number(settings.THREADS)
+    configured = settings.fitting_threads_setting()
     if configured is not None:
         return configured
     cores = _cores()

@@ -20,9 +20,7 @@ from ml.ingestion.raw_log import InputError
 from orchestration.lib.keys import DAILY_TRANSACTIONS, WAREHOUSE_POOL
 from orchestration.lib.resources import FtiHome, Warehouse
 
-DAILY = dg.DailyPartitionsDefinition(
-    start_date=settings.day(settings.PARTITION_START, "2023-01-01"), end_offset=1
-)
+DAILY = dg.DailyPartitionsDefinition(start_date=settings.partition_start(), end_offset=1)
 
 
 def day_range(first: str, last: str | None) -> tuple[str, str]:

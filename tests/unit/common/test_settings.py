@@ -32,16 +32,16 @@ def test_a_bad_value_is_refused_naming_it(monkeypatch, name, value, said):
 def test_values_as_read(monkeypatch):
     for name in ("FTI_THREADS", "FTI_PARTITION_START", "FTI_CHALLENGER_SHARE"):
         monkeypatch.delenv(name, raising=False)
-    assert settings.whole_number(settings.THREADS) is None
-    assert settings.day(settings.PARTITION_START, "2023-01-01") == "2023-01-01"
-    assert settings.share(settings.CHALLENGER_SHARE, 0.0) == 0.0
+    assert settings.fitting_threads_setting() is None
+    assert settings.partition_start() == "2023-01-01"
+    assert settings.challenger_share() == 0.0
     monkeypatch.setenv("FTI_THREADS", " 3 ")
     monkeypatch.setenv("FTI_PARTITION_START", "2024-02-29")
     monkeypatch.setenv("FTI_CHALLENGER_SHARE", "0.25")
     settings.check_settings()
-    assert settings.whole_number(settings.THREADS) == 3
-    assert settings.day(settings.PARTITION_START, "2023-01-01") == "2024-02-29"
-    assert settings.share(settings.CHALLENGER_SHARE, 0.0) == 0.25
+    assert settings.fitting_threads_setting() == 3
+    assert settings.partition_start() == "2024-02-29"
+    assert settings.challenger_share() == 0.25
 
 
 def test_fti_stops_before_anything_runs(tmp_path, monkeypatch):
